@@ -1,0 +1,40 @@
+"""Errors raised for bad input: each names the problem so the CLI can print it as one line."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BayesmixedError(Exception):
+    """Base class of every error bayesmixed raises on purpose."""
+
+
+class FormulaError(BayesmixedError, ValueError):
+    """A formula that cannot be parsed; the message shows the formula with a caret at the position."""
+
+    def __init__(self, message: str, formula: str | None = None, position: int | None = None):
+        self.formula = formula
+        self.position = position
+        self.reason = message
+        if formula is not None and position is not None:
+            pointer = " " * position + "^"
+            message = f"{message} at position {position} in formula:\n  {formula}\n  {pointer}"
+        elif formula is not None:
+            message = f"{message} in formula: {formula}"
+        super().__init__(message)
+
+
+class DataError(BayesmixedError, ValueError):
+    """Data that do not fit the formula: a missing column, a bad grouping factor, a bad response."""
+
+
+def unknown_column(name: str, available: Iterable[str], where: str = "") -> DataError:
+    """Error for a column not in the data, suggesting close matches."""
+    available = [str(a) for a in available]
+    close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+    if not close:
+        close = [a for a in available if a.lower() == name.lower()]
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    location = f" (used in {where})" if where else ""
+    return DataError(f"unknown column {name!r}{location}{hint}")
