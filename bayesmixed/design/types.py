@@ -32,6 +32,7 @@ class RandomTerm:
     matrix: np.ndarray
     lhs: str
     group_factors: tuple[str, ...]
+    lhs_spec: Any = field(repr=False, default=None)
 
     @property
     def n_levels(self) -> int:
@@ -110,9 +111,14 @@ class Design:
     offset: np.ndarray
     trials: np.ndarray | None
     row_index: pd.Index
-    fixed_spec: Any = field(repr=False)
-    dropped_fixef: tuple[str, ...] = ()
+    fixed: Any = field(repr=False)
+    offsets: tuple[str, ...] = ()
     response_levels: tuple[str, ...] | None = None
+
+    @property
+    def dropped_fixef(self) -> tuple[str, ...]:
+        """Fixed-effect columns dropped as aliased with earlier ones."""
+        return self.fixed.dropped
 
     @property
     def n(self) -> int:
@@ -180,8 +186,25 @@ class Design:
             return sp.csc_matrix((0, 0))
         return sp.block_diag(blocks, format="csc")
 
-    def term_for_group(self, group: str) -> list[RandomTerm]:
+    def terms_for_group(self, group: str) -> list[RandomTerm]:
         return [t for t in self.terms if t.group == group]
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """Distinct grouping factors, in term order (`(x || g)` gives two terms, one group)."""
+        return tuple(dict.fromkeys(t.group for t in self.terms))
+
+    def new_data_matrices(self, newdata: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """X and per-term (level codes, term matrix) for new data, encoded as in the fit; unseen levels get -1."""
+        from .newdata import new_data_matrices
+
+        return new_data_matrices(self, newdata)
+
+    def new_offset(self, newdata: pd.DataFrame) -> np.ndarray:
+        """The formula's offset evaluated on new data (zeros when it has none)."""
+        from .newdata import new_offset
+
+        return new_offset(self, newdata)
 
     def __repr__(self) -> str:
         terms = ", ".join(repr(t) for t in self.terms)

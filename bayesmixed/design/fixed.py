@@ -1,0 +1,124 @@
+"""The fixed part: X from formulaic with R's column names, aliased columns dropped; response and offsets."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+
+from ..errors import DataError, FormulaError
+
+# R's rank tolerance for model matrices (qr(..., tol = 1e-7)).
+RANK_TOLERANCE = 1e-7
+
+_BRACKET = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
+
+
+class RankDeficiencyWarning(UserWarning):
+    """Fixed-effect columns were dropped because they are linear combinations of earlier ones."""
+
+
+def r_column_name(name: str) -> str:
+    """formulaic's names in R's style: 'Intercept' -> '(Intercept)', 'period[T.2]' -> 'period2'."""
+    if name == "Intercept":
+        return "(Intercept)"
+    return _BRACKET.sub(r"\1", name)
+
+
+@dataclass(frozen=True)
+class FixedPart:
+    """X (n x p) with R's column names, the formulaic spec that rebuilds it, and dropped aliased columns."""
+
+    X: np.ndarray
+    names: tuple[str, ...]
+    spec: Any
+    kept: np.ndarray
+    dropped: tuple[str, ...]
+
+    def matrix_for(self, newdata: pd.DataFrame) -> np.ndarray:
+        """X for new data, encoded exactly as in the fit."""
+        matrix = self.spec.get_model_matrix(newdata, na_action="ignore")
+        return np.asarray(matrix, dtype=float)[:, self.kept]
+
+
+def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
+    """Materialise the fixed-effects model matrix and drop columns aliased with earlier ones (as R's lm does)."""
+    try:
+        matrix = model_matrix(fixed, frame, na_action="raise")
+    except Exception as exc:  # formulaic raises many parser/materializer error types
+        raise FormulaError(f"cannot build the fixed effects {fixed!r}: {exc}", formula) from None
+    X = np.asarray(matrix, dtype=float)
+    names = tuple(r_column_name(c) for c in matrix.columns)
+    if X.shape[1] and not np.isfinite(X).all():
+        bad = [n for n, ok in zip(names, np.isfinite(X).all(axis=0)) if not ok]
+        raise DataError(f"fixed-effect column(s) {', '.join(bad)} contain infinite or undefined values")
+    kept = independent_columns(X)
+    dropped = tuple(n for i, n in enumerate(names) if i not in set(kept))
+    if dropped:
+        warnings.warn(
+            f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} aliased column(s) "
+            f"{', '.join(dropped)}",
+            RankDeficiencyWarning,
+            stacklevel=4,
+        )
+    return FixedPart(X[:, kept], tuple(names[i] for i in kept), matrix.model_spec, np.array(kept, dtype=int), dropped)
+
+
+def independent_columns(X: np.ndarray) -> list[int]:
+    """Indices of columns kept by a left-to-right Gram-Schmidt: a later aliased column is the one dropped."""
+    kept: list[int] = []
+    basis = np.zeros((X.shape[0], 0))
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        norm = np.linalg.norm(column)
+        if norm == 0.0:
+            continue
+        residual = column - basis @ (basis.T @ column)
+        residual = residual - basis @ (basis.T @ residual)
+        if np.linalg.norm(residual) > RANK_TOLERANCE * norm:
+            kept.append(j)
+            basis = np.column_stack([basis, residual / np.linalg.norm(residual)])
+    return kept
+
+
+_FUNCTIONS = {
+    "np": np,
+    "numpy": np,
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "I": lambda x: x,
+}
+
+
+def evaluate(expression: str, frame: pd.DataFrame, formula: str, role: str) -> pd.Series:
+    """Evaluate a response or offset expression (a column, `log(y)`, `size - incidence`) on the frame."""
+    text = expression.strip()
+    if text.strip("`") in frame.columns:
+        return frame[text.strip("`")]
+    namespace: dict[str, Any] = dict(_FUNCTIONS)
+    code = text
+    for i, column in enumerate(frame.columns):
+        alias = f"_column_{i}"
+        if f"`{column}`" in code:
+            code = code.replace(f"`{column}`", alias)
+            namespace[alias] = frame[column]
+        elif str(column).isidentifier():
+            namespace[str(column)] = frame[column]
+    try:
+        with np.errstate(all="ignore"):
+            value = eval(compile(code, "<formula>", "eval"), {"__builtins__": {}}, namespace)  # noqa: S307
+    except Exception as exc:
+        raise FormulaError(f"cannot evaluate the {role} {text!r}: {exc}", formula) from None
+    if np.ndim(value) == 0:
+        value = np.full(len(frame), value)
+    return pd.Series(np.asarray(value), index=frame.index, name=text)

@@ -1,0 +1,45 @@
+"""Design matrices for new data (predictions), encoded exactly as in the fit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, unknown_column
+from .fixed import evaluate
+from .random import new_level_codes
+
+if TYPE_CHECKING:
+    from .types import Design
+
+
+def _check_columns(design: "Design", newdata: pd.DataFrame) -> None:
+    if not isinstance(newdata, pd.DataFrame):
+        raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    needed = set(design.fixed.spec.required_variables)
+    for term in design.terms:
+        needed |= set(term.lhs_spec.required_variables) | set(term.group_factors)
+    for name in sorted(needed):
+        if name not in newdata.columns:
+            raise unknown_column(name, newdata.columns, where="newdata")
+
+
+def new_data_matrices(design: "Design", newdata: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """X_new (m x p) and, per term, (level codes with -1 for unseen levels, term matrix m x k)."""
+    _check_columns(design, newdata)
+    X = design.fixed.matrix_for(newdata)
+    per_term = []
+    for term in design.terms:
+        matrix = np.asarray(term.lhs_spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+        per_term.append((new_level_codes(term, newdata), matrix))
+    return X, per_term
+
+
+def new_offset(design: "Design", newdata: pd.DataFrame) -> np.ndarray:
+    """Sum of the formula's offset() expressions on new data."""
+    total = np.zeros(len(newdata))
+    for expression in design.offsets:
+        total += evaluate(expression, newdata, design.formula, "offset").to_numpy(dtype=float)
+    return total

@@ -1,0 +1,117 @@
+"""Random terms: grouping factors, each term's model matrix and its sparse Z, lme4's checks and term order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from formulaic import model_matrix
+
+from ..errors import DataError, FormulaError
+from ..formula.terms import RandomTermSpec
+from .fixed import r_column_name
+from .frame import factor_levels, interaction_levels
+from .types import RandomTerm
+
+
+def term_columns(spec: RandomTermSpec, frame: pd.DataFrame, formula: str) -> tuple[np.ndarray, tuple[str, ...], object]:
+    """The term's model matrix (n x k), R-style column names and the formulaic spec to rebuild it."""
+    try:
+        matrix = model_matrix(spec.lhs, frame, na_action="raise")
+    except Exception as exc:  # formulaic raises many parser/materializer error types
+        raise FormulaError(f"cannot build the random-effects term {spec}: {exc}", formula, spec.position) from None
+    values = np.asarray(matrix, dtype=float)
+    if not np.isfinite(values).all():
+        raise DataError(f"random-effects term {spec} has infinite or undefined values")
+    return values, tuple(r_column_name(c) for c in matrix.columns), matrix.model_spec
+
+
+def grouping(spec: RandomTermSpec, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Level codes (n,) and labels of the term's grouping factor (an interaction for `a:b`)."""
+    factors = [factor_levels(frame[name]) for name in spec.group_factors]
+    if len(factors) == 1:
+        return factors[0]
+    codes, labels, _ = interaction_levels(factors)
+    return codes, labels
+
+
+def sparse_z(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> sp.csc_matrix:
+    """Z (n x n_levels*k), level-major: entry (i, codes[i]*k + c) = matrix[i, c]."""
+    n, k = matrix.shape
+    rows = np.repeat(np.arange(n), k)
+    cols = (codes[:, None] * k + np.arange(k)[None, :]).reshape(-1)
+    Z = sp.csc_matrix((matrix.reshape(-1), (rows, cols)), shape=(n, n_levels * k))
+    Z.eliminate_zeros()
+    return Z
+
+
+def build_term(spec: RandomTermSpec, frame: pd.DataFrame, formula: str, family: str) -> RandomTerm:
+    """One random term, with lme4's checks on its grouping factor."""
+    matrix, columns, lhs_spec = term_columns(spec, frame, formula)
+    if matrix.shape[1] == 0:
+        raise FormulaError(f"random-effects term {spec} has no columns", formula, spec.position)
+    codes, levels = grouping(spec, frame)
+    n = len(frame)
+    if len(levels) < 2:
+        raise DataError(
+            f"grouping factor {spec.group!r} in term {spec} has {len(levels)} level; "
+            "a random effect needs at least 2 sampled levels (use a fixed effect, or drop the term)"
+        )
+    if family == "gaussian" and len(levels) >= n:
+        raise DataError(
+            f"grouping factor {spec.group!r} in term {spec} has {len(levels)} levels for {n} observations; "
+            "with one observation per level its variance cannot be told apart from the residual variance"
+        )
+    if family == "gaussian" and len(levels) * len(columns) >= n:
+        raise DataError(
+            f"term {spec} has {len(levels) * len(columns)} random effects for {n} observations; "
+            "the random-effects and residual variances are unidentifiable"
+        )
+    return RandomTerm(
+        group=spec.group,
+        levels=levels,
+        columns=columns,
+        correlated=spec.correlated,
+        Z=sparse_z(codes, matrix, len(levels)),
+        codes=codes,
+        matrix=matrix,
+        lhs=spec.lhs,
+        group_factors=spec.group_factors,
+        lhs_spec=lhs_spec,
+    )
+
+
+def lme4_order(terms: list[RandomTerm]) -> list[RandomTerm]:
+    """lme4's order: if any term has more levels than the one before, rev(order(n_levels)), else as written."""
+    n_levels = [t.n_levels for t in terms]
+    if any(b > a for a, b in zip(n_levels, n_levels[1:])):
+        ascending = sorted(range(len(terms)), key=lambda i: n_levels[i])
+        return [terms[i] for i in reversed(ascending)]
+    return list(terms)
+
+
+def group_labels(frame: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
+    """Level labels of each row of (new) data, written as factor_levels writes them."""
+    parts = []
+    for name in factors:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
+            parts.append(np.array([_label(v) for v in values.to_numpy()], dtype=object))
+        else:
+            parts.append(values.astype(str).to_numpy(dtype=object))
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = np.array([f"{a}:{b}" for a, b in zip(labels, part)], dtype=object)
+    return labels
+
+
+def _label(value: object) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def new_level_codes(term: RandomTerm, frame: pd.DataFrame) -> np.ndarray:
+    """Level index of each row of new data in the fitted term, -1 for a level not seen in the fit."""
+    index = {label: i for i, label in enumerate(term.levels)}
+    return np.array([index.get(label, -1) for label in group_labels(frame, term.group_factors)], dtype=np.int64)

@@ -1,0 +1,82 @@
+"""`Model`: a formula and data made into a Design once, then fitted by REML, ML or Bayes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .design import Design, build_design
+from .errors import BayesmixedError
+
+METHODS = ("reml", "ml", "bayes", "prior")
+
+
+class Model:
+    """A mixed model `formula` on `data`; `fit("reml" | "ml" | "bayes" | "prior")` fits it.
+
+    The design (X, y, sparse Z per random term) is built here once and shared by every fit.
+    """
+
+    def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian"):
+        self.design: Design = build_design(formula, data, family)
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula
+
+    @property
+    def family(self) -> str:
+        return self.design.family
+
+    @property
+    def priors(self) -> Any:
+        """The Bayesian fit's default priors (printable table), scaled to these data."""
+        from .engines.bayes import default_priors
+
+        return default_priors(self.design)
+
+    def fit(self, method: str = "reml", **options: Any) -> Any:
+        """Fit by "reml" or "ml" (lme4's profiled criterion; Laplace/AGQ for GLMMs) or "bayes" (NUTS).
+
+        "prior" draws from the prior predictive instead of the posterior.
+        """
+        key = str(method).lower()
+        if key not in METHODS:
+            raise BayesmixedError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        if key in ("bayes", "prior"):
+            from .engines.bayes import fit_bayes
+
+            return fit_bayes(self.design, prior_only=key == "prior", **options)
+        if self.design.family == "gaussian":
+            from .engines.lmm import fit_lmm
+
+            return fit_lmm(self.design, reml=key == "reml", **options)
+        if key == "reml":
+            raise BayesmixedError(
+                f"REML is defined for Gaussian models only; fit the {self.design.family} model with "
+                "method='ml' (Laplace, or adaptive Gauss-Hermite with nagq > 1) or method='bayes'"
+            )
+        from .engines.glmm import fit_glmm
+
+        return fit_glmm(self.design, **options)
+
+    def __repr__(self) -> str:
+        d = self.design
+        lines = [
+            f"Model: {d.formula}",
+            f"  family: {d.family}   observations: {d.n}",
+            f"  fixed effects: {d.p} ({', '.join(d.fixef_names) or 'none'})",
+        ]
+        if d.dropped_fixef:
+            lines.append(f"  dropped as aliased: {', '.join(d.dropped_fixef)}")
+        if d.offsets:
+            lines.append(f"  offset: {' + '.join(d.offsets)}")
+        lines.append(f"  random terms: {len(d.terms)} ({d.q} random effects, {d.n_theta} covariance parameters)")
+        for t in d.terms:
+            bar = "|" if t.correlated else "||"
+            lines.append(
+                f"    ({t.lhs} {bar} {t.group}): {t.n_levels} levels x {t.n_columns} columns "
+                f"[{', '.join(t.columns)}] = {t.size} effects"
+            )
+        return "\n".join(lines)
