@@ -9,6 +9,10 @@ from collections.abc import Iterable
 class BayesmixedError(Exception):
     """Base class of every error bayesmixed raises on purpose."""
 
+    def one_line(self) -> str:
+        """The message on one line, for the command line."""
+        return " ".join(str(self).split())
+
 
 class FormulaError(BayesmixedError, ValueError):
     """A formula that cannot be parsed; the message shows the formula with a caret at the position."""
@@ -23,6 +27,11 @@ class FormulaError(BayesmixedError, ValueError):
         elif formula is not None:
             message = f"{message} in formula: {formula}"
         super().__init__(message)
+
+    def one_line(self) -> str:
+        if self.formula is not None and self.position is not None:
+            return f"{self.reason} at position {self.position} in formula {self.formula!r}"
+        return super().one_line()
 
 
 class DataError(BayesmixedError, ValueError):

@@ -74,9 +74,8 @@ class Model:
             lines.append(f"  offset: {' + '.join(d.offsets)}")
         lines.append(f"  random terms: {len(d.terms)} ({d.q} random effects, {d.n_theta} covariance parameters)")
         for t in d.terms:
-            bar = "|" if t.correlated else "||"
             lines.append(
-                f"    ({t.lhs} {bar} {t.group}): {t.n_levels} levels x {t.n_columns} columns "
+                f"    {t.label}: {t.n_levels} levels x {t.n_columns} columns "
                 f"[{', '.join(t.columns)}] = {t.size} effects"
             )
         return "\n".join(lines)

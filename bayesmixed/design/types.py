@@ -84,12 +84,15 @@ class RandomTerm:
         block[rows, cols] = theta_term
         return block
 
-    def __repr__(self) -> str:
+    @property
+    def label(self) -> str:
+        """The term as lme4 writes it after expansion, e.g. '(0 + Days | Subject)'."""
         bar = "|" if self.correlated or self.n_columns == 1 else "||"
-        return (
-            f"RandomTerm(({self.lhs} {bar} {self.group}): {self.n_levels} levels x "
-            f"{self.n_columns} columns = {self.size} effects)"
-        )
+        return f"({self.lhs} {bar} {self.group})"
+
+    def __repr__(self) -> str:
+        return f"RandomTerm({self.label}: {self.n_levels} levels x {self.n_columns} columns = {self.size} effects)"
+
 
 
 @dataclass(frozen=True, eq=False)

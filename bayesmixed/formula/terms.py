@@ -56,7 +56,8 @@ class ParsedFormula:
         found: dict[str, int] = {}
         for text, position in self._expressions():
             for name in expression_names(text, self.text, position):
-                found.setdefault(name, position)
+                exact = self.text.find(name, position)
+                found.setdefault(name, exact if exact >= 0 else position)
         return found
 
     def _expressions(self) -> list[tuple[str, int]]:

@@ -1,0 +1,148 @@
+"""The `bayesmixed` command: list data sets, show how a formula is read, fit and compare models."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import BayesmixedError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Wide when piped, so tables and messages are not folded at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 1000)
+
+
+def run_reporting_errors(action: Callable[[], Any]) -> Any:
+    """Run a command; bad input becomes a one-line error and exit status 2, warnings one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = action()
+        except BayesmixedError as exc:
+            _print_warnings(caught)
+            error_console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, markup=True)
+            raise typer.Exit(code=2) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            error_console.print(f"[bold red]error:[/] cannot read {exc.filename!r}: {exc.strerror}", highlight=False)
+            raise typer.Exit(code=2) from None
+    _print_warnings(caught)
+    return result
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for warning in caught:
+        if issubclass(warning.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+            continue
+        text = " ".join(str(warning.message).split())
+        error_console.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
+def read_data(source: str):
+    """A bundled data set by name, or a CSV file by path."""
+    import pandas as pd
+
+    from .. import datasets
+
+    if source.lower() in datasets.DATASETS:
+        return datasets.load(source)
+    path = Path(source)
+    if path.suffix.lower() in (".csv", ".gz", ".txt", ".tsv") or path.exists():
+        if not path.exists():
+            raise BayesmixedError(f"no such file {source!r} (and no bundled data set of that name)")
+        separator = "\t" if path.suffix.lower() == ".tsv" else ","
+        return pd.read_csv(path, sep=separator)
+    known = ", ".join(datasets.names())
+    raise BayesmixedError(f"{source!r} is neither a bundled data set ({known}) nor a CSV file")
+
+
+@app.command("datasets")
+def datasets_command() -> None:
+    """List the bundled data sets with an example formula for each."""
+    from .. import datasets
+
+    table = Table(title="bundled data sets")
+    for column in ("name", "rows", "example", "description"):
+        table.add_column(column, overflow="fold")
+    for _, row in datasets.list().iterrows():
+        table.add_row(row["name"], f"{row['rows']:,}", row["example"], row["description"])
+    console.print(table)
+
+
+@app.command("parse")
+def parse_command(
+    formula: str = typer.Argument(..., help="lme4 formula, e.g. 'Reaction ~ Days + (Days | Subject)'"),
+    data: str = typer.Option(..., "--data", "-d", help="bundled data set name or CSV path"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+) -> None:
+    """Show how a formula is read: the fixed effects, each random term, and the sizes of X and each Z."""
+    from ..model import Model
+
+    model = run_reporting_errors(lambda: Model(formula, read_data(data), family=family))
+    design = model.design
+    console.print(f"formula: {design.formula}", highlight=False)
+    console.print(f"family: {design.family}   response: {design.response}   n = {design.n:,}", highlight=False)
+    console.print(f"X: {design.n:,} x {design.p}  [{', '.join(design.fixef_names) or 'no columns'}]", highlight=False)
+    if design.dropped_fixef:
+        console.print(f"dropped as aliased: {', '.join(design.dropped_fixef)}", highlight=False)
+    table = Table(title="random terms (lme4's order)")
+    for column in ("term", "group", "levels", "columns", "correlated", "Z (rows x cols)", "nonzeros", "theta"):
+        table.add_column(column)
+    for term, names in zip(design.terms, _theta_names_per_term(design)):
+        table.add_row(
+            term.label,
+            term.group,
+            f"{term.n_levels:,}",
+            ", ".join(term.columns),
+            "yes" if term.correlated and term.n_columns > 1 else "no",
+            f"{term.Z.shape[0]:,} x {term.Z.shape[1]:,}",
+            f"{term.Z.nnz:,}",
+            ", ".join(names),
+        )
+    console.print(table)
+
+
+def _theta_names_per_term(design) -> list[list[str]]:
+    return [list(design.theta_names[s]) for s in design.theta_slices]
+
+
+@app.command("fit")
+def fit_command(
+    formula: str = typer.Argument(..., help="lme4 formula"),
+    data: str = typer.Argument(..., help="bundled data set name or CSV path"),
+    method: str = typer.Option("reml", "--method", "-m", help="reml, ml or bayes"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    draws: int = typer.Option(1000, help="posterior draws per chain (bayes)"),
+    tune: int = typer.Option(1000, help="tuning steps per chain (bayes)"),
+    chains: int = typer.Option(4, help="chains (bayes)"),
+    seed: int = typer.Option(None, help="random seed (bayes)"),
+    sampler: str = typer.Option(None, help="NUTS implementation (bayes): see the README"),
+) -> None:
+    """Fit a model and print its summary (lme4's for REML/ML, the posterior's for Bayes)."""
+    from ..model import Model
+
+    def fit():
+        model = Model(formula, read_data(data), family=family)
+        options = {}
+        if method.lower() == "bayes":
+            options = {"draws": draws, "tune": tune, "chains": chains, "seed": seed}
+            if sampler:
+                options["sampler"] = sampler
+        return model.fit(method, **options)
+
+    result = run_reporting_errors(fit)
+    console.print(str(result.summary()), highlight=False, markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
