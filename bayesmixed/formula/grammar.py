@@ -82,6 +82,11 @@ class Unary:
 Node = Leaf | Group | Binary | Unary
 
 
+def start_of(node: Node) -> int:
+    """Position of the first character of a node's text."""
+    return start_of(node.left) if isinstance(node, Binary) else node.position
+
+
 class _Parser:
     def __init__(self, formula: str):
         self.formula = formula

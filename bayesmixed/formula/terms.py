@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from formulaic import Formula
 
 from ..errors import FormulaError
-from .grammar import Binary, Group, Leaf, Node, Unary, parse
+from .grammar import Binary, Group, Leaf, Node, Unary, parse, start_of
 
 OFFSET_CALL = "offset"
 CBIND_CALL = "cbind"
@@ -189,7 +189,7 @@ def _grouping(node: Node, formula: str) -> list[tuple[str, ...]]:
     raise FormulaError(
         f"grouping factor {node.unparse()!r} must be a column name, an interaction a:b, or nesting a/b",
         formula,
-        node.position,
+        start_of(node),
     )
 
 
