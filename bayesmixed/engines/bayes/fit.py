@@ -1,0 +1,161 @@
+"""fit_bayes: Design -> priors -> route (marginal or full) -> sampler -> BayesFit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ...errors import BayesmixedError
+from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
+from .prior import PriorSet, default_priors
+
+SAMPLERS = ("numba", "pymc", "nutpie", "numpyro")
+FAMILIES = ("gaussian", "binomial", "poisson")
+
+
+def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
+              seed: int | None = None, sampler: str = "numba", marginalize: bool | None = None,
+              prior_only: bool = False, progressbar: bool | None = None, target_accept: float = 0.8,
+              max_depth: int = 10, cores: int | None = None, dense_metric: bool | None = None,
+              warn: bool = True, **sampler_kwargs: Any):
+    """Sample the posterior (or, with prior_only, the prior and prior predictive) of the design's model.
+
+    sampler "numba" (default) runs bayesmixed's compiled NUTS on a kernel cached across processes;
+    "pymc", "nutpie" and "numpyro" sample the PyMC model (full non-centred route) with those backends.
+    marginalize: None picks the marginal route (γ integrated out, drawn afterwards) for gaussian models
+    whose random terms share one grouping factor, the full non-centred route otherwise.
+    """
+    started = time.perf_counter()
+    if design.family not in FAMILIES:
+        raise BayesmixedError(f"unsupported family {design.family!r} for the Bayesian engine; use one of {', '.join(FAMILIES)}")
+    if sampler not in SAMPLERS:
+        raise BayesmixedError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) != value or value < (0 if name == "tune" else 1):
+            raise BayesmixedError(f"{name} must be a {'non-negative' if name == 'tune' else 'positive'} integer, got {value!r}")
+    if sampler_kwargs:
+        raise BayesmixedError(f"unknown option(s) for fit('bayes'): {', '.join(sorted(sampler_kwargs))}")
+    prior_set = resolve_priors(design, priors)
+    route = choose_route(design, marginalize, sampler)
+    layout = make_layout(design, route)
+    from .result import BayesFit
+
+    if prior_only:
+        unconstrained = sample_prior(layout, prior_set, design, draws, chains, seed)
+        return BayesFit(design, prior_set, layout, unconstrained, None, sampler="prior", seed=seed, max_depth=max_depth,
+                        timings={"total": time.perf_counter() - started}, is_prior=True, warn=False)
+    if sampler == "numba":
+        from .samplers import run_numba_nuts
+
+        model = pack_model(design, layout, prior_set)
+        inits = initial_points(design, layout, prior_set, chains, seed)
+        packed = time.perf_counter()
+        dense = dense_metric if dense_metric is not None else layout.size <= 60
+        output = run_numba_nuts(model, inits, draws=draws, tune=tune, seed=seed, dense=dense, target_accept=target_accept,
+                                max_depth=max_depth, progressbar=progressbar, cores=cores)
+        unconstrained, stats = output.draws, output.stats
+        timings = {"prepare": packed - started, "sampling": time.perf_counter() - packed}
+    else:
+        from .pymc_model import sample_with_pymc
+
+        unconstrained, stats, timings = sample_with_pymc(design, layout, prior_set, sampler=sampler, draws=draws, tune=tune,
+                                                         chains=chains, seed=seed, target_accept=target_accept,
+                                                         progressbar=progressbar)
+    timings["total"] = time.perf_counter() - started
+    return BayesFit(design, prior_set, layout, unconstrained, stats, sampler=sampler, seed=seed, max_depth=max_depth,
+                    timings=timings, warn=warn)
+
+
+def resolve_priors(design, priors: dict | PriorSet | None) -> PriorSet:
+    if isinstance(priors, PriorSet):
+        return priors
+    if priors is not None and not isinstance(priors, dict):
+        raise BayesmixedError(f"priors must be a dict keyed by parameter name, e.g. {{'Days': bm.prior.Normal(0, 5)}}; got {type(priors).__name__}")
+    try:
+        return default_priors(design).updated(priors)
+    except ValueError as error:
+        raise BayesmixedError(str(error)) from None
+
+
+def choose_route(design, marginalize: bool | None, sampler: str) -> int:
+    supported = marginal_supported(design)
+    if marginalize is None:
+        return MARGINAL if supported and sampler == "numba" else FULL
+    if marginalize and not supported:
+        why = ("the family is not gaussian" if design.family != "gaussian" else
+               "its random terms do not share one grouping factor" if design.terms else "it has no random terms")
+        raise BayesmixedError(f"marginalize=True needs a gaussian model whose random terms share one grouping factor; "
+                              f"{why}. Use marginalize=False (the full non-centred model).")
+    if marginalize and sampler != "numba":
+        raise BayesmixedError(f"the marginal route runs on sampler='numba'; sampler={sampler!r} samples the full "
+                              "non-centred PyMC model (marginalize=False)")
+    return MARGINAL if marginalize else FULL
+
+
+def initial_points(design, layout: ParameterLayout, priors: PriorSet, chains: int, seed) -> np.ndarray:
+    """Per chain: least squares β (link scale for GLMs), residual σ, sds at a fifth of their prior scale, jittered."""
+    x0 = np.zeros(layout.size)
+    y = np.asarray(design.y, dtype=float)
+    if design.family == "gaussian":
+        target = y - design.offset
+    elif design.family == "binomial":
+        share = (y + 0.5) / (design.trials + 1.0)
+        target = np.log(share / (1.0 - share)) - design.offset
+    else:
+        target = np.log(y + 0.5) - design.offset
+    beta, *_ = np.linalg.lstsq(design.X, target, rcond=None)
+    x0[layout.beta] = beta
+    if layout.sigma_index >= 0:
+        x0[layout.sigma_index] = np.log(max(float(np.std(target - design.X @ beta)), 1e-8))
+    for t in layout.terms:
+        for c, column in enumerate(t.columns):
+            prior = priors[f"sd({t.group}:{column})"]
+            scale = prior.param("sigma") if "sigma" in dict(prior.params) else 1.0 / prior.param("lam")
+            x0[t.sd_index + c] = np.log(scale / 5.0)
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(chains + 1)[-1])
+    jitter = rng.uniform(-0.1, 0.1, size=(chains, layout.size))
+    return x0 + jitter * np.maximum(1.0, 0.01 * np.abs(x0))
+
+
+def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, chains: int, seed) -> np.ndarray:
+    """Independent prior draws in the unconstrained layout (chains, draws, D)."""
+    rng = np.random.default_rng(seed)
+    shape = (chains, draws)
+    out = np.zeros(shape + (layout.size,))
+    for j, name in enumerate(design.fixef_names):
+        out[..., j] = sample_one(priors[name], rng, shape)
+    if layout.sigma_index >= 0:
+        out[..., layout.sigma_index] = np.log(sample_one(priors["sigma"], rng, shape))
+    for t in layout.terms:
+        for c, column in enumerate(t.columns):
+            out[..., t.sd_index + c] = np.log(sample_one(priors[f"sd({t.group}:{column})"], rng, shape))
+        if t.correlated:
+            eta = priors[f"cor({t.group})"].param("eta")
+            position = t.corr_index
+            for i in range(1, t.k):
+                for j in range(i):  # partial correlation of (i, j) given 0..j−1: 2 Beta(α_j, α_j) − 1
+                    alpha = eta + (t.k - 2 - j) / 2.0
+                    partial = 2.0 * rng.beta(alpha, alpha, size=shape) - 1.0
+                    out[..., position] = np.arctanh(np.clip(partial, -1 + 1e-12, 1 - 1e-12))
+                    position += 1
+        if t.u_index >= 0:
+            out[..., t.u_index : t.u_index + t.n_levels * t.k] = rng.standard_normal(shape + (t.n_levels * t.k,))
+    return out
+
+
+def sample_one(prior, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    p = dict(prior.params)
+    if prior.family == "Normal":
+        return rng.normal(p["mu"], p["sigma"], shape)
+    if prior.family == "StudentT":
+        return p["mu"] + p["sigma"] * rng.standard_t(p["nu"], shape)
+    if prior.family == "HalfNormal":
+        return np.abs(rng.normal(0.0, p["sigma"], shape))
+    if prior.family == "HalfStudentT":
+        return np.abs(p["sigma"] * rng.standard_t(p["nu"], shape))
+    if prior.family == "Exponential":
+        return rng.exponential(1.0 / p["lam"], shape)
+    raise BayesmixedError(f"cannot draw from {prior!r}")
+

@@ -1,0 +1,433 @@
+"""Compiled log posterior densities and their analytic gradients (numba, cached on disk).
+
+Both routes read the packed model of layout.pack_model, so one compilation serves every model:
+  marginal (gaussian, one grouping): y_i ~ N(X_iβ, σ²I + Z_i C C' Z_i'), γ integrated out, evaluated from
+      per-group sufficient statistics in O(G K³) with Woodbury and the determinant lemma (DESIGN.md §4);
+  full (any family): γ_j = C_t u_j with u_j ~ N(0, I) (non-centred), likelihood up to a data-only constant.
+C_t = diag(sd_t) L_t, L_t the Cholesky factor of the term's correlation (identity for `||` terms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+compiled = njit(cache=True, nogil=True, error_model="numpy")  # numpy error model: no zero-division branches
+
+from .layout import HEADER_INTS, TERM_INTS
+
+LOG_2PI = math.log(2.0 * math.pi)
+LOG_2 = math.log(2.0)
+
+
+@compiled
+def prior_logp_grad(row, value):
+    """(log p(value), d log p / d value) for one kernel prior row (code, a, b, c); see prior.py for codes."""
+    code = int(row[0])
+    if code == 0:  # Normal(mu=a, sigma=b)
+        z = (value - row[1]) / row[2]
+        return -0.5 * z * z - math.log(row[2]) - 0.5 * LOG_2PI, -z / row[2]
+    if code == 1 or code == 3:  # StudentT(nu=a, mu=b, sigma=c) / HalfStudentT(nu=a, sigma=b)
+        nu = row[1]
+        mu = row[2] if code == 1 else 0.0
+        scale = row[3] if code == 1 else row[2]
+        d = value - mu
+        lp = (math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * math.log(nu * math.pi)
+              - math.log(scale) - 0.5 * (nu + 1.0) * math.log1p(d * d / (nu * scale * scale)))
+        if code == 3:
+            lp += LOG_2
+        return lp, -(nu + 1.0) * d / (nu * scale * scale + d * d)
+    if code == 2:  # HalfNormal(sigma=a)
+        z = value / row[1]
+        return LOG_2 - 0.5 * z * z - math.log(row[1]) - 0.5 * LOG_2PI, -z / row[1]
+    if code == 4:  # Exponential(lam=a)
+        return math.log(row[1]) - row[1] * value, -row[1]
+    return 0.0, 0.0
+
+
+@compiled
+def log_sech2(z):
+    """log(1 − tanh²z), stable for large |z|."""
+    a = abs(z)
+    return 2.0 * (LOG_2 - a - math.log1p(math.exp(-2.0 * a)))
+
+
+@compiled
+def term_factor(x, term, priors, C, L, sd):
+    """Fill sd (k), L (k,k), C = diag(sd) L; return the sd and LKJ log priors plus the log Jacobian."""
+    k, correlated, sd_index, corr_index, prior_row = term[0], term[1], term[3], term[4], term[7]
+    lp = 0.0
+    for a in range(k):
+        sd[a] = math.exp(x[sd_index + a])
+        lp_a, _ = prior_logp_grad(priors[prior_row + a], sd[a])
+        lp += lp_a + x[sd_index + a]
+    L[:, :] = 0.0
+    for a in range(k):
+        L[a, a] = 1.0
+    if correlated:
+        eta = priors[prior_row + k, 1]
+        for i in range(1, k):
+            base = corr_index + i * (i - 1) // 2
+            sum_sq = 0.0
+            for j in range(i):
+                partial = math.tanh(x[base + j])
+                L[i, j] = partial * math.sqrt(1.0 - sum_sq)
+                lp += 0.5 * math.log(1.0 - sum_sq) + log_sech2(x[base + j])
+                sum_sq += L[i, j] * L[i, j]
+            L[i, i] = math.sqrt(max(1.0 - sum_sq, 1e-300))
+            lp += ((k - i - 1) + 2.0 * (eta - 1.0)) * math.log(L[i, i])
+    for a in range(k):
+        for b in range(k):
+            C[a, b] = sd[a] * L[a, b]
+    return lp
+
+
+@compiled
+def term_factor_backward(x, term, priors, L, sd, grad_C, grad, sums):
+    """Add d/dx of [term_factor's log terms + a function with gradient grad_C wrt C] into grad."""
+    k, correlated, sd_index, corr_index, prior_row = term[0], term[1], term[3], term[4], term[7]
+    for a in range(k):
+        grad_sd = 0.0
+        for b in range(a + 1):
+            grad_sd += grad_C[a, b] * L[a, b]
+        _, dprior = prior_logp_grad(priors[prior_row + a], sd[a])
+        grad[sd_index + a] += (grad_sd + dprior) * sd[a] + 1.0
+    if not correlated:
+        return
+    eta = priors[prior_row + k, 1]
+    for i in range(1, k):
+        base = corr_index + i * (i - 1) // 2
+        sum_sq = 0.0
+        for j in range(i):  # sums[j]: Σ_{m<j} L[i,m]², the running sum before element j
+            sums[j] = sum_sq
+            sum_sq += L[i, j] * L[i, j]
+        grad_diag = sd[i] * grad_C[i, i] + ((k - i - 1) + 2.0 * (eta - 1.0)) / L[i, i]
+        grad_sum = grad_diag * (-0.5 / L[i, i])  # L_ii = sqrt(1 − S)
+        for j in range(i - 1, -1, -1):
+            partial = math.tanh(x[base + j])
+            root = math.sqrt(1.0 - sums[j])
+            grad_Lij = sd[i] * grad_C[i, j] + grad_sum * 2.0 * L[i, j]
+            grad[base + j] += grad_Lij * root * (1.0 - partial * partial) - 2.0 * partial
+            grad_sum += grad_Lij * (-0.5 * partial / root) - 0.5 / (1.0 - sums[j])
+
+
+@compiled
+def fixed_and_sigma_priors(x, grad, ints, priors):
+    """Log priors of β and σ (with log σ's Jacobian), gradients written into grad."""
+    p, sigma_index = ints[2], ints[4]
+    lp = 0.0
+    for j in range(p):
+        lp_j, g_j = prior_logp_grad(priors[j], x[j])
+        lp += lp_j
+        grad[j] = g_j
+    if sigma_index >= 0:
+        sigma = math.exp(x[sigma_index])
+        lp_s, g_s = prior_logp_grad(priors[p], sigma)
+        lp += lp_s + x[sigma_index]
+        grad[sigma_index] = g_s * sigma + 1.0
+    return lp
+
+
+@compiled
+def cholesky_inplace(M, K):
+    """Lower Cholesky factor of the K x K block of M, in place; returns log|M| (−inf if not positive definite)."""
+    logdet = 0.0
+    for j in range(K):
+        s = M[j, j]
+        for m in range(j):
+            s -= M[j, m] * M[j, m]
+        if s <= 0.0:
+            return -np.inf
+        d = math.sqrt(s)
+        M[j, j] = d
+        logdet += 2.0 * math.log(d)
+        for i in range(j + 1, K):
+            s = M[i, j]
+            for m in range(j):
+                s -= M[i, m] * M[j, m]
+            M[i, j] = s / d
+        for i in range(j):
+            M[i, j] = 0.0
+    return logdet
+
+
+@compiled
+def cholesky_solve(Lm, rhs, out, K):
+    """out = (Lm Lm')⁻¹ rhs for a lower Cholesky factor Lm (K x K)."""
+    for i in range(K):
+        s = rhs[i]
+        for m in range(i):
+            s -= Lm[i, m] * out[m]
+        out[i] = s / Lm[i, i]
+    for i in range(K - 1, -1, -1):
+        s = out[i]
+        for m in range(i + 1, K):
+            s -= Lm[m, i] * out[m]
+        out[i] = s / Lm[i, i]
+
+
+@compiled
+def cholesky_product(M, K):
+    """Lower Cholesky factor of M's K x K block in place; returns |M| (0 if not positive definite)."""
+    det = 1.0
+    for j in range(K):
+        s = M[j, j]
+        for m in range(j):
+            s -= M[j, m] * M[j, m]
+        if s <= 0.0:
+            return 0.0
+        det *= s
+        d = math.sqrt(s)
+        M[j, j] = d
+        for i in range(j + 1, K):
+            s = M[i, j]
+            for m in range(j):
+                s -= M[i, m] * M[j, m]
+            M[i, j] = s / d
+    return det
+
+
+@compiled
+def lower_inverse(Lm, out, K):
+    """out = Lm⁻¹ for a lower-triangular K x K Lm (lower triangle of out written)."""
+    for j in range(K):
+        out[j, j] = 1.0 / Lm[j, j]
+        for i in range(j + 1, K):
+            s = 0.0
+            for m in range(j, i):
+                s -= Lm[i, m] * out[m, j]
+            out[i, j] = s / Lm[i, i]
+
+
+@compiled
+def assemble_factors(x, ints, priors, C, L, sd):
+    """Block-diagonal C (K,K) of all terms into C; returns their log priors."""
+    lp = 0.0
+    n_terms = ints[3]
+    C[:, :] = 0.0
+    for t in range(n_terms):
+        term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
+        off, k = term[6], term[0]
+        lp += term_factor(x, term, priors, C[off:off + k, off:off + k], L[off:off + k, off:off + k], sd[off:off + k])
+    return lp
+
+
+@compiled
+def marginal_logp_grad(x, grad, model):
+    """log p(β, σ, sd, R | y) with γ integrated out; ℓ_i = −½[n_i log2π + (n_i−K) log σ² + log|M_i| + (r_i'r_i − u'M_i⁻¹u)/σ²]."""
+    ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, XtX, vec = model
+    p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
+    grad[:] = 0.0
+    lp = fixed_and_sigma_priors(x, grad, ints, priors)
+    C = np.zeros((K, K))
+    L = np.zeros((K, K))
+    sd = np.zeros(K)
+    lp += assemble_factors(x, ints, priors, C, L, sd)
+    beta = x[:p]
+    v = math.exp(2.0 * x[sigma_index])  # σ²
+    Xtr = vec[:p] - XtX @ beta  # (p,) X'r
+    rtr = vec[p] - beta @ vec[:p] - beta @ Xtr  # r'r = y'y − 2β'X'y + β'X'Xβ
+    n_total = vec[p + 1]
+    AC = np.empty((K, K))
+    M = np.empty((K, K))
+    W = np.empty((K, K))
+    b = np.empty(K)
+    u = np.empty(K)
+    w = np.empty(K)
+    Cw = np.empty(K)
+    Linv = np.zeros((K, K))
+    grad_C = np.zeros((K, K))
+    ZtX_Cw = np.zeros(p)  # Σ_i (Z_i'X_i)' C w_i
+    sum_logdet, sum_Q, sum_trW, sum_ww = 0.0, 0.0, 0.0, 0.0
+    for i in range(G):
+        A = ZtZ[i]
+        for a in range(K):  # b = Z_i'r_i = Z_i'y_i − Z_i'X_i β
+            s = Zty[i, a]
+            for j in range(p):
+                s -= ZtX[i, a, j] * beta[j]
+            b[a] = s
+        for a in range(K):  # AC = A C (C lower triangular)
+            for c in range(K):
+                s = 0.0
+                for m in range(c, K):
+                    s += A[a, m] * C[m, c]
+                AC[a, c] = s
+        for a in range(K):  # M = σ²I + C'AC
+            for c in range(a + 1):
+                s = 0.0
+                for m in range(a, K):
+                    s += C[m, a] * AC[m, c]
+                M[a, c] = s
+                M[c, a] = s
+            M[a, a] += v
+        for a in range(K):  # u = C'b
+            s = 0.0
+            for m in range(a, K):
+                s += C[m, a] * b[m]
+            u[a] = s
+        det_M = cholesky_product(M, K)  # |M| = Π diag(chol)², one log per group below
+        if det_M <= 0.0:
+            return -np.inf
+        sum_logdet += math.log(det_M)
+        lower_inverse(M, Linv, K)
+        for a in range(K):  # W = M⁻¹ = Linv' Linv, w = W u
+            for c in range(a + 1):
+                s = 0.0
+                for m in range(a, K):
+                    s += Linv[m, a] * Linv[m, c]
+                W[a, c] = s
+                W[c, a] = s
+        for a in range(K):
+            s = 0.0
+            for m in range(K):
+                s += W[a, m] * u[m]
+            w[a] = s
+        for a in range(K):
+            sum_Q += u[a] * w[a]
+            sum_trW += W[a, a]
+            sum_ww += w[a] * w[a]
+        for a in range(K):  # Cw = C w
+            s = 0.0
+            for m in range(a + 1):
+                s += C[a, m] * w[m]
+            Cw[a] = s
+        for j in range(p):
+            s = 0.0
+            for a in range(K):
+                s += ZtX[i, a, j] * Cw[a]
+            ZtX_Cw[j] += s
+        # d ℓ_i / dC = −AC (W + w w'/σ²) + b w'/σ²
+        for a in range(K):
+            ACw = 0.0
+            for m in range(K):
+                ACw += AC[a, m] * w[m]
+            for c in range(a + 1):
+                s = 0.0
+                for m in range(K):
+                    s += AC[a, m] * W[m, c]
+                grad_C[a, c] += -s + (b[a] - ACw) * w[c] / v
+    quad = rtr - sum_Q
+    lp += -0.5 * (n_total * LOG_2PI + (n_total - G * K) * math.log(v) + sum_logdet + quad / v)
+    dll_dv = -0.5 * ((n_total - G * K) / v + sum_trW - quad / (v * v) + sum_ww / v)
+    grad[sigma_index] += dll_dv * 2.0 * v
+    for j in range(p):
+        grad[j] += (Xtr[j] - ZtX_Cw[j]) / v
+    backward_factors(x, grad, ints, priors, L, sd, grad_C)
+    return lp
+
+
+@compiled
+def backward_factors(x, grad, ints, priors, L, sd, grad_C):
+    sums = np.empty(L.shape[0])
+    for t in range(ints[3]):
+        term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
+        off, k = term[6], term[0]
+        term_factor_backward(x, term, priors, L[off:off + k, off:off + k], sd[off:off + k],
+                             grad_C[off:off + k, off:off + k], grad, sums)
+
+
+@compiled
+def linear_predictor(x, model, C, eta):
+    """η = offset + Xβ + Σ_t Σ_c m_t[n,c] (C_t u_t)[code_t[n], c]; C holds each term's block."""
+    ints, _, X, _, _, offset, codes, zmat, _, _, _, _, _ = model
+    n, p = X.shape[0], ints[2]
+    for r in range(n):
+        s = offset[r]
+        for j in range(p):
+            s += X[r, j] * x[j]
+        eta[r] = s
+    for t in range(ints[3]):
+        term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
+        k, n_levels, u_index, off = term[0], term[2], term[5], term[6]
+        gamma = np.zeros((n_levels, k))  # (levels, k) γ_j = C_t u_j
+        for lev in range(n_levels):
+            for a in range(k):
+                s = 0.0
+                for c in range(a + 1):
+                    s += C[off + a, off + c] * x[u_index + lev * k + c]
+                gamma[lev, a] = s
+        for r in range(n):
+            lev = codes[r, t]
+            s = 0.0
+            for a in range(k):
+                s += zmat[r, off + a] * gamma[lev, a]
+            eta[r] += s
+
+
+@compiled
+def full_logp_grad(x, grad, model):
+    """log p(β, σ, sd, R, u | y) for the non-centred model, up to a data-only constant."""
+    ints, priors, X, y, trials, _, codes, zmat, _, _, _, _, _ = model
+    family, p, sigma_index, K = ints[1], ints[2], ints[4], ints[6]
+    n = X.shape[0]
+    grad[:] = 0.0
+    lp = fixed_and_sigma_priors(x, grad, ints, priors)
+    C = np.zeros((K, K))
+    L = np.zeros((K, K))
+    sd = np.zeros(K)
+    lp += assemble_factors(x, ints, priors, C, L, sd)
+    eta = np.empty(n)
+    linear_predictor(x, model, C, eta)
+    grad_eta = np.empty(n)  # (n,) d log-likelihood / d η
+    if family == 0:
+        v = math.exp(2.0 * x[sigma_index])
+        ss = 0.0
+        for r in range(n):
+            resid = y[r] - eta[r]
+            ss += resid * resid
+            grad_eta[r] = resid / v
+        lp += -0.5 * ss / v - n * x[sigma_index]
+        grad[sigma_index] += ss / v - n
+    elif family == 1:
+        for r in range(n):
+            e = eta[r]
+            log1p_exp = e + math.log1p(math.exp(-e)) if e > 0 else math.log1p(math.exp(e))
+            lp += y[r] * e - trials[r] * log1p_exp
+            grad_eta[r] = y[r] - trials[r] / (1.0 + math.exp(-e))
+    else:
+        for r in range(n):
+            mean = math.exp(eta[r])
+            lp += y[r] * eta[r] - mean
+            grad_eta[r] = y[r] - mean
+    for j in range(p):
+        s = 0.0
+        for r in range(n):
+            s += X[r, j] * grad_eta[r]
+        grad[j] += s
+    grad_C = np.zeros((K, K))
+    for t in range(ints[3]):
+        term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
+        k, n_levels, u_index, off = term[0], term[2], term[5], term[6]
+        grad_gamma = np.zeros((n_levels, k))  # (levels, k)
+        for r in range(n):
+            lev = codes[r, t]
+            for a in range(k):
+                grad_gamma[lev, a] += zmat[r, off + a] * grad_eta[r]
+        for lev in range(n_levels):
+            base = u_index + lev * k
+            for c in range(k):  # d/du_j = C_t' dγ_j − u_j (standard-normal prior)
+                s = 0.0
+                for a in range(c, k):
+                    s += C[off + a, off + c] * grad_gamma[lev, a]
+                u = x[base + c]
+                grad[base + c] += s - u
+                lp -= 0.5 * u * u
+            for a in range(k):  # dC_t[a, c] += dγ_j[a] u_j[c]
+                for c in range(a + 1):
+                    grad_C[off + a, off + c] += grad_gamma[lev, a] * x[base + c]
+    backward_factors(x, grad, ints, priors, L, sd, grad_C)
+    return lp
+
+
+@compiled
+def log_density(x, grad, model):
+    """Log posterior (up to a constant) at unconstrained x; its gradient is written into grad."""
+    if model[0][0] == 0:
+        lp = marginal_logp_grad(x, grad, model)
+    else:
+        lp = full_logp_grad(x, grad, model)
+    if not math.isfinite(lp):
+        return -np.inf
+    return lp

@@ -1,0 +1,185 @@
+"""Where each parameter lives in the sampler's unconstrained vector, and the data packed for the kernel.
+
+Unconstrained vector, in order: β (p); log σ (gaussian); per random term t: log sd_t (k_t) then, for a
+correlated term with k_t > 1, k_t(k_t−1)/2 free values z that map to the Cholesky factor of its
+correlation matrix through tanh (Stan's canonical partial correlations); on the full route, then each
+term's standard-normal u_t (levels x k_t, level-major), with γ_j = diag(sd_t) L_t u_j.
+
+The packed model is one tuple of arrays with fixed dtypes and ranks, so the kernel and the sampler
+compile once for every model structure and their numba cache is reused across processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .prior import PriorSet, cor_name, sd_name
+
+FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2}
+MARGINAL, FULL = 0, 1
+
+# Header of the int array the kernel reads; then TERM_INTS ints per term.
+HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal), K (marginal), n_params
+TERM_INTS = 8  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    group: str
+    columns: tuple[str, ...]
+    correlated: bool
+    n_levels: int
+    sd_index: int
+    corr_index: int  # -1 without a correlation
+    u_index: int  # -1 on the marginal route
+    column_offset: int  # first column of this term in the stacked per-row model matrix (and in K)
+
+    @property
+    def k(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_corr(self) -> int:
+        return self.k * (self.k - 1) // 2 if self.correlated else 0
+
+
+@dataclass(frozen=True)
+class ParameterLayout:
+    route: int
+    family: str
+    p: int
+    sigma_index: int  # -1 unless gaussian
+    terms: tuple[TermLayout, ...]
+    size: int
+
+    @property
+    def beta(self) -> slice:
+        return slice(0, self.p)
+
+
+def make_layout(design, route: int) -> ParameterLayout:
+    index = design.p
+    sigma_index = -1
+    if design.family == "gaussian":
+        sigma_index, index = index, index + 1
+    terms, column_offset = [], 0
+    for term in design.terms:
+        k = term.n_columns
+        correlated = bool(term.correlated and k > 1)
+        sd_index, index = index, index + k
+        corr_index = -1
+        if correlated:
+            corr_index, index = index, index + k * (k - 1) // 2
+        terms.append(TermLayout(term.group, tuple(term.columns), correlated, term.n_levels, sd_index, corr_index, -1, column_offset))
+        column_offset += k
+    if route == FULL:
+        with_u = []
+        for t in terms:
+            with_u.append(TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index, t.corr_index, index, t.column_offset))
+            index += t.n_levels * t.k
+        terms = with_u
+    return ParameterLayout(route, design.family, design.p, sigma_index, tuple(terms), index)
+
+
+def marginal_supported(design) -> bool:
+    """The per-group marginal needs a gaussian model whose terms all share one grouping (same level codes)."""
+    if design.family != "gaussian" or not design.terms:
+        return False
+    first = design.terms[0]
+    return all(t.n_levels == first.n_levels and np.array_equal(t.codes, first.codes) for t in design.terms[1:])
+
+
+def prior_table(layout: ParameterLayout, priors: PriorSet, design) -> np.ndarray:
+    """(rows, 4) kernel prior rows: p fixed effects, then σ, then per term k sds and one LKJ row."""
+    rows = [priors[name].kernel_row() for name in design.fixef_names]
+    rows.append(priors["sigma"].kernel_row() if layout.sigma_index >= 0 else (0.0, 0.0, 1.0, 0.0))
+    for t in layout.terms:
+        rows.extend(priors[sd_name(t.group, c)].kernel_row() for c in t.columns)
+        rows.append(priors[cor_name(t.group)].kernel_row() if t.correlated else (5.0, 1.0, 0.0, 0.0))
+    return np.ascontiguousarray(rows, dtype=np.float64)
+
+
+def pack_model(design, layout: ParameterLayout, priors: PriorSet) -> tuple:
+    """The kernel's argument tuple (ints, prior rows, X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)."""
+    n, p = design.n, design.p
+    n_terms = len(layout.terms)
+    K = sum(t.k for t in layout.terms)
+    ints = np.zeros(HEADER_INTS + TERM_INTS * n_terms, dtype=np.int64)
+    prior_row = p + 1
+    for i, t in enumerate(layout.terms):
+        ints[HEADER_INTS + TERM_INTS * i : HEADER_INTS + TERM_INTS * (i + 1)] = (
+            t.k, int(t.correlated), t.n_levels, t.sd_index, t.corr_index, t.u_index, t.column_offset, prior_row)
+        prior_row += t.k + 1
+    X = np.ascontiguousarray(design.X, dtype=np.float64)
+    y = np.ascontiguousarray(design.y, dtype=np.float64)
+    offset = np.ascontiguousarray(design.offset if design.offset is not None else np.zeros(n), dtype=np.float64)
+    trials = np.ascontiguousarray(design.trials if design.trials is not None else np.ones(n), dtype=np.float64)
+    zmat = np.ascontiguousarray(np.hstack([np.asarray(t.matrix, dtype=np.float64) for t in design.terms]) if n_terms else np.zeros((n, 0)))
+    codes = np.ascontiguousarray(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), dtype=np.int64)
+    n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
+    ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
+    if layout.route == MARGINAL:
+        ZtZ, ZtX, Zty, XtX, vec = group_statistics(X, y - offset, zmat, codes[:, 0], n_groups)
+        # The full-route arrays are not read on this route: pass empty ones of the same rank.
+        X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
+    else:
+        ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
+    return (ints, prior_table(layout, priors, design), X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)
+
+
+def group_statistics(X: np.ndarray, y: np.ndarray, zmat: np.ndarray, codes: np.ndarray, n_groups: int):
+    """Per-group Z_i'Z_i (G,K,K), Z_i'X_i (G,K,p), Z_i'y_i (G,K); X'X (p,p); vec = [X'y (p), y'y, n, n_1..n_G]."""
+    G, K, p = n_groups, zmat.shape[1], X.shape[1]
+    ZtZ = np.zeros((G, K, K))
+    ZtX = np.zeros((G, K, p))
+    Zty = np.zeros((G, K))
+    np.add.at(ZtZ, codes, zmat[:, :, None] * zmat[:, None, :])  # (n, K, K) outer products summed by group
+    np.add.at(ZtX, codes, zmat[:, :, None] * X[:, None, :])  # (n, K, p)
+    np.add.at(Zty, codes, zmat * y[:, None])  # (n, K)
+    counts = np.bincount(codes, minlength=G).astype(np.float64)
+    vec = np.concatenate([X.T @ y, [y @ y, float(len(y))], counts])
+    return ZtZ, ZtX, Zty, np.ascontiguousarray(X.T @ X), vec
+
+
+def constrain_draws(layout: ParameterLayout, draws: np.ndarray) -> dict[str, np.ndarray]:
+    """Unconstrained draws (..., size) -> β (..., p), sigma (...), per term sd (..., k) and Cholesky of correlation (..., k, k)."""
+    out: dict[str, np.ndarray] = {"beta": draws[..., layout.beta]}
+    if layout.sigma_index >= 0:
+        out["sigma"] = np.exp(draws[..., layout.sigma_index])
+    for i, t in enumerate(layout.terms):
+        out[f"sd{i}"] = np.exp(draws[..., t.sd_index : t.sd_index + t.k])
+        out[f"chol{i}"] = correlation_cholesky(draws[..., t.corr_index : t.corr_index + t.n_corr], t.k) if t.correlated else (
+            np.broadcast_to(np.eye(t.k), draws.shape[:-1] + (t.k, t.k)))
+        if t.u_index >= 0:
+            out[f"u{i}"] = draws[..., t.u_index : t.u_index + t.n_levels * t.k].reshape(draws.shape[:-1] + (t.n_levels, t.k))
+    return out
+
+
+def correlation_cholesky(z: np.ndarray, k: int) -> np.ndarray:
+    """tanh-partial-correlation map z (..., k(k−1)/2) -> lower Cholesky factor L (..., k, k) with unit-norm rows."""
+    y = np.tanh(z)
+    L = np.zeros(z.shape[:-1] + (k, k))
+    L[..., 0, 0] = 1.0
+    position = 0
+    for i in range(1, k):
+        sum_sq = np.zeros(z.shape[:-1])
+        for j in range(i):
+            L[..., i, j] = y[..., position] * np.sqrt(1.0 - sum_sq)
+            sum_sq = sum_sq + L[..., i, j] ** 2
+            position += 1
+        L[..., i, i] = np.sqrt(np.maximum(1.0 - sum_sq, 0.0))
+    return L
+
+
+def correlation_unconstrain(L: np.ndarray) -> np.ndarray:
+    """Inverse of correlation_cholesky for one factor: L (k, k) -> z (k(k−1)/2)."""
+    k = L.shape[0]
+    z = []
+    for i in range(1, k):
+        sum_sq = 0.0
+        for j in range(i):
+            z.append(np.arctanh(np.clip(L[i, j] / np.sqrt(1.0 - sum_sq), -0.999999, 0.999999)))
+            sum_sq += L[i, j] ** 2
+    return np.array(z)

@@ -1,0 +1,118 @@
+"""Draw-level quantities of a Bayesian fit: named parameter draws, γ draws, linear predictors, log-likelihoods.
+
+Arrays carry draws flattened to S = chains x draws in front unless said otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layout import MARGINAL, ParameterLayout, constrain_draws
+from .prior import sd_name
+
+CHUNK = 256  # draws per block when an (S, n) array would be large
+
+
+def correlation_name(group: str, first: str, second: str) -> str:
+    return f"cor({group}:{first},{second})"
+
+
+def named_draws(layout: ParameterLayout, design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:
+    """{parameter name as summary() prints it: (chains, draws)} for β, σ, every sd and every correlation."""
+    c = constrain_draws(layout, unconstrained)
+    out = {name: c["beta"][..., j] for j, name in enumerate(design.fixef_names)}
+    if "sigma" in c:
+        out["sigma"] = c["sigma"]
+    for i, t in enumerate(layout.terms):
+        for a, column in enumerate(t.columns):
+            out[sd_name(t.group, column)] = c[f"sd{i}"][..., a]
+        if t.correlated:
+            R = correlation_matrices(c[f"chol{i}"])
+            for b in range(t.k):
+                for a in range(b + 1, t.k):
+                    out[correlation_name(t.group, t.columns[b], t.columns[a])] = R[..., a, b]
+    return out
+
+
+def correlation_matrices(chol: np.ndarray) -> np.ndarray:
+    """R = L L' for (..., k, k) Cholesky factors."""
+    return np.einsum("...ik,...jk->...ij", chol, chol)
+
+
+def covariance_factors(layout: ParameterLayout, unconstrained: np.ndarray) -> list[np.ndarray]:
+    """Per term C_t = diag(sd) L, (S, k, k), with γ_j = C_t u_j."""
+    flat = unconstrained.reshape(-1, unconstrained.shape[-1])
+    c = constrain_draws(layout, flat)
+    return [c[f"sd{i}"][:, :, None] * c[f"chol{i}"] for i in range(len(layout.terms))]
+
+
+def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrained: np.ndarray, seed) -> list[np.ndarray]:
+    """Per term γ draws (S, levels, k): from the exact conditional (marginal route) or C_t u_t (full route)."""
+    flat = unconstrained.reshape(-1, unconstrained.shape[-1])
+    if layout.route == MARGINAL:
+        from .conditional import marginal_ranef_draws
+
+        G, K = layout.terms[0].n_levels, sum(t.k for t in layout.terms)
+        gamma = np.empty((flat.shape[0], G, K))
+        rng = np.random.SeedSequence(seed).spawn(2)[1].generate_state(4, dtype=np.uint64)
+        marginal_ranef_draws(np.ascontiguousarray(flat), model, rng, gamma, np.empty((flat.shape[0], G)))
+        return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
+    factors = covariance_factors(layout, flat)
+    c = constrain_draws(layout, flat)
+    return [np.einsum("sak,slk->sla", C, c[f"u{i}"]) for i, C in enumerate(factors)]
+
+
+def eta_chunks(beta: np.ndarray, gammas: list[np.ndarray], X: np.ndarray, offset: np.ndarray,
+               per_term: list[tuple[np.ndarray, np.ndarray]]):
+    """Yield (start, η (chunk, n)) with η = Xβ + offset + Σ_t Σ_c m_t[:, c] γ_t[code, c]; code −1 adds nothing."""
+    for start in range(0, beta.shape[0], CHUNK):
+        stop = min(start + CHUNK, beta.shape[0])
+        eta = beta[start:stop] @ X.T + offset  # (chunk, n)
+        for gamma, (codes, matrix) in zip(gammas, per_term):
+            seen = codes >= 0
+            picked = gamma[start:stop][:, codes[seen], :]  # (chunk, n_seen, k)
+            eta[:, seen] += np.einsum("snk,nk->sn", picked, matrix[seen])
+        yield start, eta
+
+
+def inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
+    if family == "binomial":
+        return 1.0 / (1.0 + np.exp(-eta))
+    if family == "poisson":
+        return np.exp(eta)
+    return eta
+
+
+def pointwise_loglik(family: str, eta: np.ndarray, y: np.ndarray, trials: np.ndarray | None,
+                     sigma: np.ndarray | None) -> np.ndarray:
+    """log p(y_n | η_n) per draw and observation, constants included: (chunk, n)."""
+    from scipy.special import gammaln
+
+    if family == "gaussian":
+        z = (y - eta) / sigma[:, None]
+        return -0.5 * z * z - np.log(sigma)[:, None] - 0.5 * np.log(2 * np.pi)
+    if family == "binomial":
+        log_choose = gammaln(trials + 1) - gammaln(y + 1) - gammaln(trials - y + 1)
+        return log_choose + y * eta - trials * np.logaddexp(0.0, eta)
+    return y * eta - np.exp(eta) - gammaln(y + 1)
+
+
+def draw_response(family: str, eta: np.ndarray, trials: np.ndarray | None, sigma: np.ndarray | None,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Simulated responses for each draw's η (chunk, n)."""
+    if family == "gaussian":
+        return eta + sigma[:, None] * rng.standard_normal(eta.shape)
+    if family == "binomial":
+        return rng.binomial(trials.astype(np.int64), inverse_link(family, eta)).astype(float)
+    return rng.poisson(np.exp(np.minimum(eta, 700.0))).astype(float)
+
+
+def new_level_effects(layout: ParameterLayout, unconstrained: np.ndarray, labels_per_term: list[np.ndarray],
+                      rng: np.random.Generator) -> list[np.ndarray]:
+    """Per term, γ for each distinct unseen level label drawn from N(0, C C') for every draw: (S, new levels, k)."""
+    factors = covariance_factors(layout, unconstrained)
+    out = []
+    for C, labels in zip(factors, labels_per_term):
+        z = rng.standard_normal((C.shape[0], len(labels), C.shape[1]))
+        out.append(np.einsum("sak,slk->sla", C, z))
+    return out

@@ -1,0 +1,95 @@
+"""Drive the compiled NUTS over several chains in threads, with an optional progress bar."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+CHUNK = 100  # iterations between progress updates
+
+
+@dataclass(frozen=True)
+class ChainOutput:
+    draws: np.ndarray  # (chains, draws, D) unconstrained
+    stats: np.ndarray  # (chains, draws, 7): depth, steps, diverging, energy, step size, acceptance, lp
+    inverse_metric: np.ndarray  # (chains, D) diagonal of the adapted inverse metric
+
+
+def progress_wanted(progressbar: bool | None) -> bool:
+    """Default: on in a terminal or a Jupyter kernel, off otherwise (CI logs, pipes)."""
+    if progressbar is not None:
+        return bool(progressbar)
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, seed, dense: bool,
+                   target_accept: float = 0.8, max_depth: int = 10, progressbar: bool | None = None,
+                   cores: int | None = None) -> ChainOutput:
+    """Sample len(inits) chains of the packed model with the numba NUTS; chains run in parallel threads."""
+    from .nuts import N_STATS, STEP, run_iterations, warmup_schedule
+
+    chains, D = inits.shape
+    streams = np.random.SeedSequence(seed).spawn(chains)
+    schedule = warmup_schedule(tune)
+    out_draws = np.empty((chains, draws, D))
+    out_stats = np.empty((chains, draws, N_STATS))
+    inverse_diag = np.ones((chains, D))
+    total = tune + draws
+    bar = _ProgressBar(chains * total, f"Sampling {chains} chains") if progress_wanted(progressbar) else None
+    dense_size = D if dense else 0
+
+    def run_chain(c: int) -> None:
+        x = np.ascontiguousarray(inits[c], dtype=np.float64).copy()
+        grad = np.zeros(D)
+        scalars = np.zeros(7)
+        scalars[STEP] = 0.1
+        inv_dense = np.eye(dense_size)
+        chol_dense = np.eye(dense_size)
+        rng = streams[c].generate_state(4, dtype=np.uint64)
+        welford = (np.zeros(D), np.zeros(D), np.zeros((dense_size, dense_size)))
+        for start in range(0, total, CHUNK):
+            stop = min(start + CHUNK, total)
+            run_iterations(model, x, grad, scalars, inverse_diag[c], inv_dense, chol_dense, *welford, rng, dense,
+                           schedule, float(target_accept), int(max_depth), start, stop, tune, out_draws[c], out_stats[c])
+            if bar is not None:
+                bar.advance(stop - start)
+
+    workers = max(1, min(chains, cores or os.cpu_count() or 1))
+    try:
+        if workers == 1:
+            for c in range(chains):
+                run_chain(c)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(run_chain, range(chains)))
+    finally:
+        if bar is not None:
+            bar.close()
+    return ChainOutput(out_draws, out_stats, inverse_diag)
+
+
+class _ProgressBar:
+    """A thread-safe rich progress bar."""
+
+    def __init__(self, total: int, description: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._lock = threading.Lock()
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+        self._task = self._progress.add_task(description, total=total)
+        self._progress.start()
+
+    def advance(self, steps: int) -> None:
+        with self._lock:
+            self._progress.advance(self._task, steps)
+
+    def close(self) -> None:
+        self._progress.stop()
