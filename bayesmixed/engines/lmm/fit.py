@@ -1,0 +1,82 @@
+"""fit_lmm: Design -> LmmFit, by lme4's profiled REML/ML criterion and BOBYQA."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...design.types import Design
+from ...errors import BayesmixedError
+from ...results.advice import convergence_message, identifiability_message, singular_fit_message
+from ...results.lmm import LmmFit
+from .conditional import conditional_modes
+from .convergence import SINGULAR_TOL, ConvergenceReport, check_convergence, singular_components
+from .factor import factorize
+from .objective import ProfiledCriterion, residual_sd
+from .optimize import OptimizerSettings, minimize_criterion
+from .system import build_system
+
+
+def fit_lmm(
+    design: Design,
+    reml: bool = True,
+    *,
+    start: np.ndarray | None = None,
+    settings: OptimizerSettings | None = None,
+    check_derivatives: bool = True,
+) -> LmmFit:
+    """Fit y ~ N(Xβ + Zγ, σ²I), γ ~ N(0, σ²Λ(θ)Λ(θ)') by minimising the profiled REML criterion
+    (reml=True) or ML deviance over θ >= lower bounds; β̂, σ̂ and the modes of γ follow from θ̂.
+
+    start: θ to start from (default Λ = I); settings: BOBYQA's stopping rules (lme4's by default);
+    check_derivatives: run lme4's gradient/Hessian checks at the optimum (a few extra evaluations).
+    """
+    if design.family != "gaussian":
+        raise BayesmixedError(f"fit_lmm fits Gaussian models; this design is {design.family} (use the GLMM engine)")
+    if not design.terms:
+        raise BayesmixedError("the formula has no random-effects term; a linear mixed model needs at least one")
+    if reml and design.n <= design.p:
+        raise BayesmixedError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
+    system = build_system(design)
+    criterion = ProfiledCriterion(system, reml)
+    theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)
+    if theta0.shape != design.theta_start.shape:
+        raise BayesmixedError(f"start must hold {design.n_theta} values of θ ({', '.join(design.theta_names)})")
+    optimum = minimize_criterion(criterion, theta0, design.theta_lower, settings or OptimizerSettings())
+    theta = optimum.theta
+    if check_derivatives:
+        report = check_convergence(criterion, theta, optimum.value, design.theta_lower, optimum.reached_limit)
+    else:
+        report = ConvergenceReport(np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"),
+                                   np.zeros(0), not optimum.reached_limit, ())
+    factor = factorize(system, theta)
+    sigma = residual_sd(factor, reml)
+    beta, effects = conditional_modes(factor, design)
+    singular = singular_components(theta, design.theta_lower).size > 0
+    return LmmFit(
+        design=design,
+        reml=reml,
+        theta=theta,
+        sigma=sigma,
+        beta=beta,
+        effects=tuple(effects),
+        objective=optimum.value,
+        factor=factor,
+        n_evals=optimum.n_evals,
+        optimizer_status=optimum.status,
+        convergence=report,
+        is_singular=singular,
+        messages=_messages(design, theta, singular, report),
+    )
+
+
+def _messages(design: Design, theta: np.ndarray, singular: bool, report: ConvergenceReport) -> tuple[str, ...]:
+    messages = []
+    if singular:
+        messages.append(singular_fit_message(design.terms, design.lambda_blocks(theta), SINGULAR_TOL))
+    failures = [p for p in report.problems if not p.startswith("nearly unidentifiable") and not p.startswith("Hessian is")]
+    weak = [p for p in report.problems if p not in failures]
+    if failures:
+        messages.append(convergence_message(failures))
+    if weak:
+        messages.append(identifiability_message(weak))
+    return tuple(messages)

@@ -1,0 +1,51 @@
+"""The profiled ML deviance and REML criterion as functions of θ alone (β and σ profiled out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .factor import BlockedFactor, factorize
+from .system import PlsSystem
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def profiled_objective(factor: BlockedFactor, reml: bool) -> float:
+    """ML: log|L_θ|² + n(1 + log(2πr²/n)); REML: log|L_θ|² + log|R_X|² + (n-p)(1 + log(2πr²/(n-p)))."""
+    n, p = factor.system.n, factor.system.p
+    if reml:
+        dof = n - p
+        return factor.logdet_random + factor.logdet_fixed + dof * (1.0 + LOG_2PI + np.log(factor.pwrss / dof))
+    return factor.logdet_random + n * (1.0 + LOG_2PI + np.log(factor.pwrss / n))
+
+
+def residual_sd(factor: BlockedFactor, reml: bool) -> float:
+    """σ̂ = sqrt(r² / (n - p)) under REML, sqrt(r² / n) under ML."""
+    n, p = factor.system.n, factor.system.p
+    return float(np.sqrt(factor.pwrss / (n - p if reml else n)))
+
+
+def unprofiled_deviance(factor: BlockedFactor, sigma: float, reml: bool) -> float:
+    """-2 log L at (θ, σ) with β at its optimum (lmerTest's devfun_vp).
+
+    ML: log|L_θ|² + r²/σ² + n log(2πσ²); REML adds log|R_X|² - p log(2πσ²).
+    """
+    n, p = factor.system.n, factor.system.p
+    log_var = LOG_2PI + 2.0 * np.log(sigma)
+    deviance = factor.logdet_random + factor.pwrss / sigma**2 + n * log_var
+    if reml:
+        deviance += factor.logdet_fixed - p * log_var
+    return float(deviance)
+
+
+@dataclass(frozen=True, eq=False)
+class ProfiledCriterion:
+    """θ -> the profiled ML deviance or REML criterion of one design (the function BOBYQA minimises)."""
+
+    system: PlsSystem
+    reml: bool
+
+    def __call__(self, theta: np.ndarray) -> float:
+        return float(profiled_objective(factorize(self.system, theta), self.reml))

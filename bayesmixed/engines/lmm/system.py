@@ -1,0 +1,198 @@
+"""Cross-products of the penalised least-squares system, computed once per design.
+
+The augmented system is [Λ'Z'ZΛ + I, Λ'Z'W; W'ZΛ, W'W] with W = [Z_2 ... Z_m, X, y - offset]: the
+first (largest) random term is kept apart because its block Λ₁'Z₁'Z₁Λ₁ + I is block-diagonal over
+its levels (MixedModels.jl's blocked Cholesky), everything else forms one dense d x d block,
+d = (random effects of the other terms) + p + 1.  Nothing of size n x q or n x n is ever formed.
+
+For a level j of the first term, with G = Z₁'W and M_j = Λ₁ (Λ₁'(Z₁'Z₁)_j Λ₁ + I)⁻¹ Λ₁', eliminating
+the first term leaves W'W - Σ_j G_j' M_j G_j.  That sum is linear in the entries of the M_j, so it
+is precomputed as a sparse map (`schur_map`) from vec(M) to the lower triangle of the d x d block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...design.types import Design
+
+# Above this many products G_ja * G_jb the sparse Schur map would cost more memory than it saves
+# time; the dense route (one BLAS product per evaluation) is used instead.
+SCHUR_MAP_MAX_ENTRIES = 30_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class PlsSystem:
+    """Everything θ-independent about the penalised least-squares problem of one design.
+
+    first_crossprod: (L₁, k₁, k₁) per-level Z₁'Z₁ blocks of the first random term.
+    first_rhs: G = Z₁'W (q₁ x d, sparse CSR), rows level-major as in Z₁.
+    schur_map: sparse (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG, or
+        None when the dense route is used (then `first_rhs_dense` holds G as (L₁, k₁, d)).
+    wtw: lower triangle of W'W (d x d, dense).
+    lambda_index: for each of the first d-1 columns of W, the index into [θ, 1] of its diagonal
+        Λ entry (θ index for the other terms' random effects, -1 meaning the constant 1 for X).
+    lambda_offdiag: (row, col, θ index) of the below-diagonal entries of Λ for the other terms.
+    """
+
+    n: int
+    p: int
+    n_theta: int
+    first_slice: slice
+    first_rows: np.ndarray
+    first_cols: np.ndarray
+    first_levels: int
+    first_k: int
+    first_crossprod: np.ndarray
+    first_rhs: sp.csr_matrix
+    schur_map: sp.csc_matrix | None
+    first_rhs_dense: np.ndarray | None
+    wtw: np.ndarray
+    q_rest: int
+    lambda_index: np.ndarray
+    lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
+    y_norm2: float
+
+    @property
+    def d(self) -> int:
+        """Size of the dense block: other terms' random effects + p + 1."""
+        return self.wtw.shape[0]
+
+    @property
+    def rest_is_diagonal(self) -> bool:
+        """Whether Λ restricted to the terms after the first is diagonal (a scaling, no mixing)."""
+        return self.lambda_offdiag[0].size == 0
+
+    def first_lambda(self, theta: np.ndarray) -> np.ndarray:
+        """The first term's k₁ x k₁ lower-triangular block of Λ(θ)."""
+        block = np.zeros((self.first_k, self.first_k))
+        block[self.first_rows, self.first_cols] = theta[self.first_slice]
+        return block
+
+    def rest_scaling(self, theta: np.ndarray) -> np.ndarray:
+        """Diagonal of Λ_W: Λ's diagonal for the other terms' effects, then 1 for X and y (length d)."""
+        extended = np.append(theta, 1.0)
+        return np.append(extended[self.lambda_index], 1.0)
+
+    def rest_lambda(self, theta: np.ndarray) -> sp.csr_matrix:
+        """Λ_W as a sparse d x d matrix: block-diagonal Λ for the other terms, identity for X and y."""
+        rows, cols, index = self.lambda_offdiag
+        diagonal = np.arange(self.d)
+        return sp.csr_matrix(
+            (np.concatenate([self.rest_scaling(theta), theta[index]]),
+             (np.concatenate([diagonal, rows]), np.concatenate([diagonal, cols]))),
+            shape=(self.d, self.d),
+        )
+
+
+def build_system(design: Design) -> PlsSystem:
+    """Precompute the θ-independent cross-products of `design` (needs at least one random term)."""
+    if not design.terms:
+        raise ValueError("a linear mixed model needs at least one random-effects term")
+    first, rest = design.terms[0], design.terms[1:]
+    y = design.y - design.offset
+    W = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X), sp.csc_matrix(y[:, None])], format="csc")
+    k = first.n_columns
+    rows, cols = first.theta_pattern()
+    first_rhs = (first.Z.T @ W).tocsr()
+    first_rhs.sort_indices()
+    schur_map, first_rhs_dense = None, None
+    if _pair_count(first_rhs, k) <= SCHUR_MAP_MAX_ENTRIES:
+        schur_map = _schur_map(first_rhs, k, W.shape[1])
+    else:
+        first_rhs_dense = first_rhs.toarray().reshape(first.n_levels, k, W.shape[1])
+    lambda_index, offdiag = _rest_lambda_pattern(design)
+    return PlsSystem(
+        n=design.n,
+        p=design.p,
+        n_theta=design.n_theta,
+        first_slice=design.theta_slices[0],
+        first_rows=rows,
+        first_cols=cols,
+        first_levels=first.n_levels,
+        first_k=k,
+        first_crossprod=_level_crossprods(first.codes, first.matrix, first.n_levels),
+        first_rhs=first_rhs,
+        schur_map=schur_map,
+        first_rhs_dense=first_rhs_dense,
+        wtw=np.tril((W.T @ W).toarray()),
+        q_rest=sum(t.size for t in rest),
+        lambda_index=lambda_index,
+        lambda_offdiag=offdiag,
+        y_norm2=float(y @ y),
+    )
+
+
+def _level_crossprods(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> np.ndarray:
+    """Per-level Σ_i m_i m_i' over the rows i of each level: (L, k, k)."""
+    k = matrix.shape[1]
+    out = np.empty((n_levels, k, k))
+    for a in range(k):
+        for b in range(a, k):
+            out[:, a, b] = out[:, b, a] = np.bincount(codes, weights=matrix[:, a] * matrix[:, b], minlength=n_levels)
+    return out
+
+
+def _pair_count(G: sp.csr_matrix, k: int) -> int:
+    """Number of pairs of nonzeros of G within one level, each unordered pair once (the map's size)."""
+    per_level = np.diff(G.indptr[::k]).astype(np.int64)
+    return int(per_level @ (per_level + 1) // 2)
+
+
+def _schur_map(G: sp.csr_matrix, k: int, d: int) -> sp.csc_matrix:
+    """Sparse map vec(M) -> lower triangle of Σ_j G_j' M_j G_j, flattened row-major (d*d).
+
+    Within a level, nonzeros are sorted by column so that every pair (e2 before e1) has
+    col(e2) <= col(e1): one triangle, no filtering.  Two different rows c1 != c2 hitting the same
+    column a contribute M[c1,c2] + M[c2,c1] = 2 M[c1,c2] (M is symmetric): their pair counts twice.
+    """
+    entry_row = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
+    entry_level = entry_row // k
+    order = np.lexsort((entry_row, G.indices, entry_level))  # by level, then column, then row
+    row, col, value = entry_row[order] % k, G.indices[order].astype(np.int64), G.data[order]
+    level = entry_level[order]
+    level_start = G.indptr[::k].astype(np.int64)
+    # Pair each nonzero e1 (position i within its level) with the nonzeros at positions 0..i.
+    position = np.arange(G.nnz) - level_start[level]
+    partners = position + 1
+    first = np.repeat(np.arange(G.nnz), partners)
+    block_start = np.repeat(np.cumsum(partners) - partners, partners)
+    second = level_start[level[first]] + (np.arange(first.size) - block_start)
+    values = value[first] * value[second]
+    values[(col[first] == col[second]) & (first != second)] *= 2.0
+    column = level[first] * k * k + row[first] * k + row[second]
+    # Pairs come grouped by level; with k = 1 the columns are already in order, else sort stably.
+    if k > 1:
+        by_column = np.argsort(column, kind="stable")
+        column, first, second, values = column[by_column], first[by_column], second[by_column], values[by_column]
+    n_columns = (level_start.size - 1) * k * k
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(column, minlength=n_columns))])
+    return sp.csc_matrix((values, col[first] * d + col[second], indptr), shape=(d * d, n_columns))
+
+
+def _rest_lambda_pattern(design: Design) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Where θ enters Λ_W: θ index of each diagonal entry, and (row, col, θ index) below the diagonal."""
+    diagonal, off_rows, off_cols, off_index = [], [], [], []
+    start = 0
+    for term, theta_slice in zip(design.terms[1:], design.theta_slices[1:]):
+        k = term.n_columns
+        rows, cols = term.theta_pattern()
+        theta_index = np.arange(theta_slice.start, theta_slice.stop)
+        diag_index = np.empty(k, dtype=np.int64)
+        diag_index[rows[rows == cols]] = theta_index[rows == cols]
+        level_offsets = start + k * np.arange(term.n_levels)
+        diagonal.append(np.tile(diag_index, term.n_levels))
+        below = rows != cols
+        if below.any():
+            off_rows.append((level_offsets[:, None] + rows[below][None, :]).ravel())
+            off_cols.append((level_offsets[:, None] + cols[below][None, :]).ravel())
+            off_index.append(np.tile(theta_index[below], term.n_levels))
+        start += term.size
+    fixed = np.full(design.p, -1, dtype=np.int64)
+    lambda_index = np.concatenate(diagonal + [fixed]).astype(np.int64)
+    empty = np.array([], dtype=np.int64)
+    offdiag = tuple(np.concatenate(parts).astype(np.int64) if parts else empty for parts in (off_rows, off_cols, off_index))
+    return lambda_index, offdiag

@@ -1,0 +1,184 @@
+"""`LmmFit`: a linear mixed model fitted by REML or ML (the frequentist Gaussian engine's result)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design.types import Design
+from .base import MixedFit
+from .ranef import conditional_sds, ranef_frames
+from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line
+
+if TYPE_CHECKING:
+    from ..engines.lmm.convergence import ConvergenceReport
+    from ..engines.lmm.factor import BlockedFactor
+    from ..engines.lmm.satterthwaite import Satterthwaite
+
+
+@dataclass(frozen=True, eq=False)
+class LmmFit(MixedFit):
+    """y ~ N(Xβ + Zγ, σ²I), γ ~ N(0, σ²ΛΛ'), fitted by REML (`reml=True`) or ML.
+
+    objective is lme4's REMLcrit() (REML) or deviance() = -2 log L (ML); theta is in lme4's order;
+    effects holds the conditional modes E(γ | y) per term as (levels, columns).
+    """
+
+    design: Design
+    reml: bool
+    theta: np.ndarray
+    sigma: float
+    beta: np.ndarray
+    effects: tuple[np.ndarray, ...]
+    objective: float
+    factor: "BlockedFactor"
+    n_evals: int
+    optimizer_status: str
+    convergence: "ConvergenceReport"
+    is_singular: bool
+    messages: tuple[str, ...]
+
+    # --- estimates -------------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return "REML" if self.reml else "ML"
+
+    @property
+    def converged(self) -> bool:
+        """False when lme4's gradient/Hessian checks fail or the optimiser ran out of evaluations."""
+        return self.convergence.converged
+
+    @property
+    def theta_names(self) -> tuple[str, ...]:
+        return self.design.theta_names
+
+    @property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of β̂: σ² (R_X R_X')⁻¹."""
+        names = list(self.design.fixef_names)
+        return pd.DataFrame(self.sigma**2 * self.factor.unscaled_vcov(), index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=list(self.design.fixef_names), name="se")
+
+    @property
+    def random_effects(self) -> tuple[np.ndarray, ...]:
+        return self.effects
+
+    @property
+    def covariance_blocks(self) -> list[np.ndarray]:
+        """Per term, σ² Λ_t Λ_t': the covariance of one level's random effects."""
+        return self.design.covariance_blocks(self.theta, self.sigma)
+
+    @property
+    def residual_sd(self) -> float:
+        return self.sigma
+
+    @cached_property
+    def conditional_covariances(self) -> list[np.ndarray]:
+        """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
+        from ..engines.lmm.conditional import conditional_covariances
+
+        return conditional_covariances(self.factor, self.design, self.sigma)
+
+    @property
+    def ranef_sd(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, laid out as `ranef`."""
+        return ranef_frames(self.design.terms, conditional_sds(self.conditional_covariances))
+
+    # --- likelihood-based numbers ----------------------------------------------------------------
+    @property
+    def npar(self) -> int:
+        """Parameters counted by lme4: p fixed effects, the θ's, and σ."""
+        return self.design.p + self.design.n_theta + 1
+
+    @property
+    def loglik(self) -> float:
+        """-objective / 2 (the REML log-likelihood for REML fits, as lme4's logLik)."""
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        return self.objective + 2 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return self.objective + self.npar * np.log(self.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
+
+    # --- inference for β -------------------------------------------------------------------------
+    @cached_property
+    def satterthwaite(self) -> "Satterthwaite":
+        """lmerTest's ingredients for Satterthwaite df: vcov of (θ, σ) and ∂vcov(β)/∂(θ, σ)."""
+        from ..engines.lmm.satterthwaite import satterthwaite
+
+        return satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Estimate, Std. Error, df (Satterthwaite), t value and Pr(>|t|) per fixed effect."""
+        se = self.se.to_numpy()
+        t = self.beta / se
+        df = self.satterthwaite.coefficient_df()
+        return pd.DataFrame(
+            {"Estimate": self.beta, "Std. Error": se, "df": df, "t value": t, "Pr(>|t|)": 2 * stats.t.sf(np.abs(t), df)},
+            index=list(self.design.fixef_names),
+        )
+
+    # --- simulation ------------------------------------------------------------------------------
+    def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """(n, nobs) responses drawn from the fitted model: Xβ + offset + Zγ + ε, γ ~ N(0, σ²ΛΛ'), ε ~ N(0, σ²I)."""
+        rng = np.random.default_rng(seed)
+        design = self.design
+        mean = design.X @ self.beta + design.offset
+        draws = mean[None, :] + self.sigma * rng.standard_normal((n, design.n))
+        for term, block in zip(design.terms, design.lambda_blocks(self.theta)):
+            spherical = rng.standard_normal((n, term.n_levels, term.n_columns))
+            effects = self.sigma * spherical @ block.T  # (n, levels, columns)
+            draws += np.einsum("ic,sic->si", term.matrix, effects[:, term.codes, :])
+        return draws
+
+    # --- printing --------------------------------------------------------------------------------
+    def summary(self) -> FitSummary:
+        """lme4's summary: criterion, scaled residuals, random effects, fixed effects with Satterthwaite
+        df and p-values, fixed-effect correlations, and any warnings with advice."""
+        title = (
+            "Linear mixed model fit by REML ['LmmFit']" if self.reml
+            else "Linear mixed model fit by maximum likelihood ['LmmFit']"
+        )
+        return FitSummary(
+            title=title,
+            formula=self.design.formula,
+            criterion_lines=criterion_lines(self.reml, self.objective, self.aic, self.bic, self.loglik, self.df_resid),
+            scaled_residuals=self.residuals(kind="pearson").to_numpy(),
+            varcorr=self.varcorr,
+            groups=groups_line(self.design),
+            coefficients=self.coefficients,
+            vcov=self.vcov,
+            notes=(P_VALUE_CAUTION,),
+            messages=self.messages,
+        )
+
+    def __repr__(self) -> str:
+        lines = [
+            f"LmmFit ({self.method}): {self.design.formula}",
+            f"  {'REML criterion' if self.reml else 'deviance'}: {self.objective:.4f}   "
+            f"logLik: {self.loglik:.4f}   sigma: {self.sigma:.4g}   nobs: {self.nobs}",
+            "  fixed effects: " + ", ".join(f"{k} = {v:.4g}" for k, v in self.fixef.items()),
+            "  theta: " + ", ".join(f"{k} = {v:.4g}" for k, v in zip(self.theta_names, self.theta)),
+        ]
+        lines += [f"  warning: {m}" for m in self.messages]
+        return "\n".join(lines)
