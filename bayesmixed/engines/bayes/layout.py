@@ -172,14 +172,3 @@ def correlation_cholesky(z: np.ndarray, k: int) -> np.ndarray:
         L[..., i, i] = np.sqrt(np.maximum(1.0 - sum_sq, 0.0))
     return L
 
-
-def correlation_unconstrain(L: np.ndarray) -> np.ndarray:
-    """Inverse of correlation_cholesky for one factor: L (k, k) -> z (k(k−1)/2)."""
-    k = L.shape[0]
-    z = []
-    for i in range(1, k):
-        sum_sq = 0.0
-        for j in range(i):
-            z.append(np.arctanh(np.clip(L[i, j] / np.sqrt(1.0 - sum_sq), -0.999999, 0.999999)))
-            sum_sq += L[i, j] ** 2
-    return np.array(z)

@@ -1,0 +1,145 @@
+"""The design as a PyMC model (full non-centred route), and sampling it with PyMC, nutpie or NumPyro.
+
+Each `(x | g)` term: chol, corr, sd = LKJCholeskyCov(η, sd_dist) and γ = u chol' with u ~ N(0, I) (levels, k);
+each `||` term: γ = u · sd. The same priors as the numba kernel, so both give the same posterior.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from ...errors import BayesmixedError
+from .layout import ParameterLayout
+from .prior import Prior, PriorSet, cor_name, sd_name
+
+
+def _stacked(priors: list[Prior], what: str) -> dict[str, np.ndarray]:
+    """Parameters of same-family priors as arrays, so one vector-valued PyMC variable carries them."""
+    families = {p.family for p in priors}
+    if len(families) != 1:
+        raise BayesmixedError(f"the PyMC model needs one prior family for all {what}; got {sorted(families)}")
+    return {name: np.array([p.param(name) for p in priors]) for name, _ in priors[0].params}
+
+
+def _vector_prior(name: str, priors: list[Prior], what: str, dist: bool = False, **kwargs):
+    import pymc as pm
+
+    params = _stacked(priors, what)
+    family = priors[0].family
+    cls = {"Normal": pm.Normal, "StudentT": pm.StudentT, "HalfNormal": pm.HalfNormal,
+           "HalfStudentT": pm.HalfStudentT, "Exponential": pm.Exponential}[family]
+    return cls.dist(**params, **kwargs) if dist else cls(name, **params, **kwargs)
+
+
+def build_pymc_model(design, priors: PriorSet):
+    """pm.Model with variables beta, sigma (gaussian), chol_<g>/sd_<g> and u_<g>, and deterministic ranef_<g>."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from ...results.varcorr import group_labels
+
+    coords = {"fixef": list(design.fixef_names), "obs": np.arange(design.n)}
+    for label, term in zip(group_labels(design.terms), design.terms):
+        coords[f"{label}_level"] = list(term.levels)
+        coords[f"{label}_column"] = list(term.columns)
+    with pm.Model(coords=coords) as model:
+        beta = _vector_prior("beta", [priors[n] for n in design.fixef_names], "fixed effects", dims="fixef")
+        eta = pt.as_tensor_variable(design.X) @ beta + design.offset  # (n,)
+        for label, term in zip(group_labels(design.terms), design.terms):
+            sd_priors = [priors[sd_name(term.group, c)] for c in term.columns]
+            u = pm.Normal(f"u_{label}", 0.0, 1.0, dims=(f"{label}_level", f"{label}_column"))  # (levels, k)
+            if term.correlated and term.n_columns > 1:
+                sd_dist = _vector_prior("", sd_priors, f"sds of {term.group}", dist=True, shape=term.n_columns)
+                chol, _, _ = pm.LKJCholeskyCov(f"chol_{label}", n=term.n_columns, eta=priors[cor_name(term.group)].param("eta"),
+                                               sd_dist=sd_dist, compute_corr=True)
+                gamma = u @ chol.T  # (levels, k) rows γ_j = chol u_j
+            else:
+                sd = _vector_prior(f"sd_{label}", sd_priors, f"sds of {term.group}", dims=f"{label}_column")
+                gamma = u * sd  # (levels, k)
+            gamma = pm.Deterministic(f"ranef_{label}", gamma, dims=(f"{label}_level", f"{label}_column"))
+            eta = eta + (pt.as_tensor_variable(term.matrix) * gamma[term.codes]).sum(axis=1)  # (n,)
+        if design.family == "gaussian":
+            sigma = priors["sigma"].to_pymc("sigma")
+            pm.Normal(design.response or "y", mu=eta, sigma=sigma, observed=design.y, dims="obs")
+        elif design.family == "binomial":
+            pm.Binomial(design.response or "y", n=design.trials.astype(np.int64), logit_p=eta,
+                        observed=design.y.astype(np.int64), dims="obs")
+        else:
+            pm.Poisson(design.response or "y", mu=pt.exp(eta), observed=design.y.astype(np.int64), dims="obs")
+    return model
+
+
+def sample_with_pymc(design, layout: ParameterLayout, priors: PriorSet, *, sampler: str, draws: int, tune: int,
+                     chains: int, seed, target_accept: float, progressbar: bool | None):
+    """Sample the PyMC model with nuts_sampler = pymc | nutpie | numpyro; return draws in the kernel's layout."""
+    import pymc as pm
+
+    from .samplers import progress_wanted
+
+    started = time.perf_counter()
+    model = build_pymc_model(design, priors)
+    built = time.perf_counter()
+    try:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, target_accept=target_accept,
+                          progressbar=progress_wanted(progressbar), model=model, nuts_sampler=sampler,
+                          cores=min(chains, os.cpu_count() or 1), compute_convergence_checks=False)
+    except (ImportError, ModuleNotFoundError) as error:
+        extra = "nutpie" if sampler == "nutpie" else "numpyro"
+        raise BayesmixedError(f"sampler={sampler!r} needs the optional extra: pip install 'bayesmixed[{extra}]' ({error})") from None
+    sampled = time.perf_counter()
+    unconstrained = posterior_to_layout(idata.posterior, design, layout)
+    stats = sample_stats_array(idata.sample_stats, unconstrained.shape[:2])
+    return unconstrained, stats, {"prepare": built - started, "sampling": sampled - built}
+
+
+def posterior_to_layout(posterior, design, layout: ParameterLayout) -> np.ndarray:
+    """PyMC's posterior (xarray) -> unconstrained draws (chains, draws, D) in the numba kernel's layout."""
+    from ...results.varcorr import group_labels
+
+    beta = posterior["beta"].values
+    out = np.zeros(beta.shape[:2] + (layout.size,))
+    out[..., layout.beta] = beta
+    if layout.sigma_index >= 0:
+        out[..., layout.sigma_index] = np.log(posterior["sigma"].values)
+    for label, t in zip(group_labels(design.terms), layout.terms):
+        u = posterior[f"u_{label}"].values  # (chains, draws, levels, k)
+        if t.correlated:
+            sd = posterior[f"chol_{label}_stds"].values  # (chains, draws, k)
+            corr = posterior[f"chol_{label}_corr"].values
+            L = np.linalg.cholesky(corr)
+            out[..., t.corr_index:t.corr_index + t.n_corr] = partial_correlations(L)
+        else:
+            sd = posterior[f"sd_{label}"].values
+        out[..., t.sd_index:t.sd_index + t.k] = np.log(sd)
+        out[..., t.u_index:t.u_index + t.n_levels * t.k] = u.reshape(u.shape[:2] + (-1,))
+    return out
+
+
+def partial_correlations(L: np.ndarray) -> np.ndarray:
+    """Inverse of layout.correlation_cholesky, vectorised: L (..., k, k) -> z (..., k(k−1)/2)."""
+    k = L.shape[-1]
+    z = []
+    for i in range(1, k):
+        used = np.zeros(L.shape[:-2])
+        for j in range(i):
+            ratio = L[..., i, j] / np.sqrt(np.maximum(1.0 - used, 1e-300))
+            z.append(np.arctanh(np.clip(ratio, -1 + 1e-15, 1 - 1e-15)))
+            used = used + L[..., i, j] ** 2
+    return np.stack(z, axis=-1)
+
+
+def sample_stats_array(stats, shape: tuple[int, int]) -> np.ndarray:
+    """Sampler statistics in the numba sampler's column order; missing ones are NaN."""
+    columns = (("tree_depth", "depth"), ("n_steps",), ("diverging",), ("energy",), ("step_size",),
+               ("acceptance_rate", "mean_tree_accept"), ("lp", "logp"))
+    out = np.full(shape + (len(columns),), np.nan)
+    for i, names in enumerate(columns):
+        for name in names:
+            if name in stats:
+                out[..., i] = stats[name].values.astype(float)
+                break
+    out[..., 2] = np.nan_to_num(out[..., 2])
+    return out

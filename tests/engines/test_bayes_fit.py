@@ -1,0 +1,168 @@
+"""Bayesian fits with short sampling where the numbers matter: sleepstudy against REML, marginal vs full,
+recovery per family, the result surface, reproducibility and loud diagnostics."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmixed as bm
+from bayesmixed.design import build_design
+from bayesmixed.engines.bayes import fit_bayes
+from bayesmixed.engines.bayes.diagnostics import SamplingWarning
+
+from .test_bayes_structure import simulated
+
+# lme4 1.1-31 REML fit of Reaction ~ Days + (Days | Subject) (tests/reference/lme4_reference.json, sleep_corr_reml)
+REML_FIXEF = {"(Intercept)": 251.405104848485, "Days": 10.467285959596}
+REML_SD = {"sd(Subject:(Intercept))": 24.7406579949841, "sd(Subject:Days)": 5.92213765889808,
+           "sigma": 25.5917957216753, "cor(Subject:(Intercept),Days)": 0.0655512382381282}
+
+
+@pytest.fixture(scope="module")
+def sleep_design():
+    return build_design("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+
+
+@pytest.fixture(scope="module")
+def sleep_fit(sleep_design):
+    return fit_bayes(sleep_design, seed=20, progressbar=False)
+
+
+def test_sleepstudy_agrees_with_reml(sleep_fit):
+    table = sleep_fit.parameters
+    for name, value in REML_FIXEF.items():
+        assert abs(table.loc[name, "median"] - value) < table.loc[name, "sd"]
+    for name, value in REML_SD.items():
+        if name.startswith("cor"):  # a correlation near 0: 25% of REML's value is below the Monte Carlo error
+            assert abs(table.loc[name, "median"] - value) < 0.25 * table.loc[name, "sd"]
+        else:
+            assert table.loc[name, "median"] == pytest.approx(value, rel=0.25)
+    assert sleep_fit.diagnosis.ok and table["ess_bulk"].min() > 1000
+
+
+def test_result_surface(sleep_fit, sleep_design):
+    assert list(sleep_fit.fixef.index) == ["(Intercept)", "Days"]
+    assert (sleep_fit.se > 0).all()
+    ranef = sleep_fit.ranef["Subject"]
+    assert ranef.shape == (18, 2) and list(ranef.columns) == ["(Intercept)", "Days"]
+    assert sleep_fit.ranef_sd["Subject"].shape == (18, 2)
+    vc = sleep_fit.varcorr
+    assert list(vc.columns) == ["grp", "var1", "var2", "vcov", "sdcor"] and len(vc) == 4
+    assert vc["sdcor"].iloc[0] == pytest.approx(sleep_fit.parameters.loc["sd(Subject:(Intercept))", "median"])
+    assert sleep_fit.sigma == pytest.approx(sleep_fit.parameters.loc["sigma", "median"])
+    assert 0 < sleep_fit.icc().loc["Subject", "median"] < 1
+    assert sleep_fit.fitted.shape == (180,)
+    np.testing.assert_allclose(sleep_fit.residuals, sleep_design.y - sleep_fit.fitted)
+    text = sleep_fit.summary()
+    assert "R-hat" in text and "cor(Subject:(Intercept),Days)" in text and "all checks passed" in text
+
+
+def test_predict_new_levels_reproducible(sleep_fit):
+    new = pd.DataFrame({"Days": [0.0, 5.0, 5.0], "Subject": ["308", "308", "new"]})
+    first = sleep_fit.predict(new, seed=3)
+    again = sleep_fit.predict(new, seed=3)
+    pd.testing.assert_frame_equal(first, again)
+    assert first.loc[2, "sd"] > 2 * first.loc[1, "sd"]  # a new subject carries the population spread
+    with pytest.raises(bm.DataError, match="not seen in the fit"):
+        sleep_fit.predict(new, allow_new_levels=False)
+    in_sample = sleep_fit.predict()
+    np.testing.assert_allclose(in_sample["mean"], sleep_fit.fitted)
+
+
+def test_inference_data(sleep_fit):
+    idata = sleep_fit.idata
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data"} <= set(idata.groups())
+    assert idata.log_likelihood["Reaction"].shape == (4, 1000, 18)  # per subject, γ integrated out
+    assert "posterior_predictive" in sleep_fit.with_predictive().groups()
+    observation = sleep_fit.log_likelihood("observation")
+    assert observation.shape == (4000, 180) and np.all(np.isfinite(observation))
+
+
+def test_marginal_and_full_routes_agree(sleep_design, sleep_fit):
+    full = fit_bayes(sleep_design, seed=21, marginalize=False, progressbar=False, warn=False)
+    assert full.route == "full" and sleep_fit.route == "marginal"
+    for name in sleep_fit.parameters.index:
+        a, b = sleep_fit.draws[name].ravel(), full.draws[name].ravel()
+        mc_error = np.hypot(a.std() / np.sqrt(sleep_fit.parameters.loc[name, "ess_bulk"]),
+                            b.std() / np.sqrt(full.parameters.loc[name, "ess_bulk"]))
+        assert abs(a.mean() - b.mean()) < 4 * mc_error, name
+    ranef_gap = (sleep_fit.ranef["Subject"] - full.ranef["Subject"]).abs() / full.ranef_sd["Subject"]
+    assert ranef_gap.to_numpy().max() < 0.2
+
+
+def test_same_seed_same_draws(sleep_design):
+    a = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)
+    b = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)
+    np.testing.assert_array_equal(a.unconstrained, b.unconstrained)
+
+
+def test_short_run_warns_loudly(sleep_design):
+    with pytest.warns(SamplingWarning, match="effective sample size"):
+        fit = fit_bayes(sleep_design, seed=5, draws=30, tune=30, chains=2, progressbar=False)
+    assert not fit.diagnose().ok and "WARNING" in fit.summary()
+
+
+def test_prior_predictive(sleep_design):
+    prior = fit_bayes(sleep_design, prior_only=True, draws=200, seed=1)
+    assert prior.is_prior and set(prior.idata.groups()) >= {"prior", "prior_predictive", "observed_data"}
+    sd = prior.parameters.loc["sd(Subject:Days)", "median"]
+    scale = prior.priors["sd(Subject:Days)"].param("sigma")
+    assert 0.4 * scale < sd < 0.95 * scale  # half-normal median is 0.674 σ
+
+
+def recovery_data(family: str, seed: int = 3) -> tuple[pd.DataFrame, dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    groups, per_group = 40, 25
+    g = np.repeat(np.arange(groups), per_group)
+    x = rng.normal(size=g.size)
+    sd0, sd1, rho = 0.6, 0.3, 0.4
+    cov = np.array([[sd0**2, rho * sd0 * sd1], [rho * sd0 * sd1, sd1**2]])
+    b = rng.standard_normal((groups, 2)) @ np.linalg.cholesky(cov).T
+    eta = 0.5 + 0.8 * x + b[g, 0] + b[g, 1] * x
+    frame = pd.DataFrame({"x": x, "g": [f"g{i}" for i in g]})
+    truth = {"(Intercept)": 0.5, "x": 0.8, "sd(g:(Intercept))": sd0, "sd(g:x)": sd1}
+    if family == "gaussian":
+        frame["y"] = eta + 0.7 * rng.normal(size=g.size)
+        truth["sigma"] = 0.7
+    elif family == "binomial":
+        frame["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    else:
+        frame["y"] = rng.poisson(np.exp(eta))
+    return frame, truth
+
+
+@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+def test_parameter_recovery(family):
+    frame, truth = recovery_data(family)
+    design = build_design("y ~ x + (x | g)", frame, family=family)
+    fit = fit_bayes(design, seed=11, draws=500, tune=500, progressbar=False, warn=False)
+    table = fit.parameters
+    for name, value in truth.items():
+        low, high = table.loc[name, "median"] - 3 * table.loc[name, "sd"], table.loc[name, "median"] + 3 * table.loc[name, "sd"]
+        assert low < value < high, (name, value, low, high)
+    assert table["r_hat"].max() < 1.02
+
+
+def test_model_fit_bayes_entry_point():
+    model = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+    assert "cor(Subject)" in str(model.priors)
+    fit = model.fit("bayes", draws=200, tune=200, seed=1, progressbar=False, warn=False,
+                    priors={"Days": bm.prior.Normal(0, 5)})
+    assert fit.priors["Days"].param("sigma") == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["pymc", "nutpie", "numpyro"])
+def test_pymc_backends_agree(sleep_design, sleep_fit, sampler):
+    pytest.importorskip({"pymc": "pymc", "nutpie": "nutpie", "numpyro": "numpyro"}[sampler])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_bayes(sleep_design, sampler=sampler, seed=2, draws=500, tune=500, progressbar=False, warn=False)
+    for name in sleep_fit.parameters.index:
+        a, b = sleep_fit.parameters.loc[name], fit.parameters.loc[name]
+        assert abs(a["median"] - b["median"]) < 0.25 * a["sd"], (name, a["median"], b["median"])
+    assert fit.ranef["Subject"].shape == (18, 2)
