@@ -42,7 +42,8 @@ def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: in
     layout = make_layout(design, route)
     from .result import BayesFit
 
-    if prior_only:
+    if prior_only:  # γ from its prior, N(0, CC'), not from a conditional on the observed y
+        layout = make_layout(design, FULL)
         unconstrained = sample_prior(layout, prior_set, design, draws, chains, seed)
         return BayesFit(design, prior_set, layout, unconstrained, None, sampler="prior", seed=seed, max_depth=max_depth,
                         timings={"total": time.perf_counter() - started}, is_prior=True, warn=False)
