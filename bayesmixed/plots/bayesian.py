@@ -1,0 +1,68 @@
+"""Posterior diagnostics through ArviZ: trace, rank and posterior predictive plots (Figures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import BayesmixedError
+from ._figure import _pyplot
+
+
+def _idata(fit: Any):
+    idata = getattr(fit, "idata", None)
+    if idata is None:
+        raise BayesmixedError("trace, rank and posterior predictive plots need a Bayesian fit (method='bayes')")
+    return idata
+
+
+def _figure_of(axes) -> Any:
+    import numpy as np
+
+    first = np.asarray(axes).ravel()[0]
+    return first.figure
+
+
+def _population_vars(idata) -> list[str]:
+    """Population-level parameters (not per-level random effects), as ArviZ names them."""
+    return [name for name, values in idata.posterior.data_vars.items() if values.ndim <= 3 and values.size
+            and not any(str(dim).endswith(("_level", "_obs", "__obs")) for dim in values.dims[2:])]
+
+
+def trace(fit: Any, var_names: list[str] | None = None):
+    """ArviZ trace plot of the population-level parameters (or `var_names`)."""
+    import arviz as az
+
+    _pyplot()
+    idata = _idata(fit)
+    axes = az.plot_trace(idata, var_names=var_names or _population_vars(idata), compact=True)
+    figure = _figure_of(axes)
+    figure.suptitle(f"Trace\n{fit.design.formula}")
+    return figure
+
+
+def rank(fit: Any, var_names: list[str] | None = None):
+    """ArviZ rank plot (uniform bars when chains mix well)."""
+    import arviz as az
+
+    _pyplot()
+    idata = _idata(fit)
+    axes = az.plot_rank(idata, var_names=var_names or _population_vars(idata))
+    figure = _figure_of(axes)
+    figure.suptitle(f"Rank plots\n{fit.design.formula}")
+    return figure
+
+
+def posterior_predictive(fit: Any, num_pp_samples: int = 100):
+    """ArviZ posterior predictive check: observed density against replicated data sets."""
+    import arviz as az
+
+    _pyplot()
+    idata = _idata(fit)
+    if "posterior_predictive" not in idata.groups():
+        if not hasattr(fit, "posterior_predictive"):
+            raise BayesmixedError("this fit has no posterior predictive draws; refit with posterior_predictive=True")
+        idata = fit.posterior_predictive()
+    axes = az.plot_ppc(idata, num_pp_samples=num_pp_samples)
+    figure = _figure_of(axes)
+    figure.suptitle(f"Posterior predictive check\n{fit.design.formula}")
+    return figure
