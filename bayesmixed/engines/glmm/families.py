@@ -22,40 +22,53 @@ MAX_LOG_MU = 700.0
 LINKS = {"binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
 
 
+def _softplus(eta: np.ndarray) -> np.ndarray:
+    """log(1 + exp(η)) without overflow (faster than np.logaddexp)."""
+    return np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))
+
+
 @dataclass(frozen=True)
 class Link:
     """A link g with inverse μ = g⁻¹(η), its derivative dμ/dη, and log μ, log(1 - μ) computed stably."""
 
     name: str
 
-    def inverse(self, eta: np.ndarray) -> np.ndarray:
-        """μ = g⁻¹(η), kept in [ε, 1 - ε] for the binomial links."""
+    def evaluate(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(μ, dμ/dη) at η; μ kept in [ε, 1 - ε] for the binomial links and dμ/dη floored at ε, as R's links do."""
         if self.name == "log":
-            return np.exp(np.minimum(eta, MAX_LOG_MU))
+            mu = np.maximum(np.exp(np.minimum(eta, MAX_LOG_MU)), MU_EPS)
+            return mu, mu
         if self.name == "logit":
-            mu = special.expit(eta)
+            mu = 1.0 / (1.0 + np.exp(-np.clip(eta, -MAX_LOG_MU, MAX_LOG_MU)))
+            mu_eta = mu * (1.0 - mu)
         elif self.name == "probit":
             mu = special.ndtr(eta)
+            mu_eta = stats.norm.pdf(eta)
         else:  # cloglog: μ = 1 - exp(-exp(η))
-            mu = -np.expm1(-np.exp(np.minimum(eta, MAX_LOG_MU)))
-        return np.clip(mu, MU_EPS, 1.0 - MU_EPS)
+            exp_eta = np.exp(np.minimum(eta, MAX_LOG_MU))
+            mu = -np.expm1(-exp_eta)
+            mu_eta = exp_eta * np.exp(-exp_eta)
+        return np.clip(mu, MU_EPS, 1.0 - MU_EPS), np.maximum(mu_eta, MU_EPS)
 
-    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        """dμ/dη, floored at ε as R's glm links do."""
+    def inverse(self, eta: np.ndarray) -> np.ndarray:
+        """μ = g⁻¹(η)."""
+        return self.evaluate(eta)[0]
+
+    def second_derivative(self, eta: np.ndarray, mu: np.ndarray, mu_eta: np.ndarray) -> np.ndarray:
+        """d²μ/dη² given μ and dμ/dη at η."""
         if self.name == "log":
-            return np.maximum(np.exp(np.minimum(eta, MAX_LOG_MU)), MU_EPS)
+            return mu
         if self.name == "logit":
-            mu = special.expit(eta)
-            return np.maximum(mu * (1.0 - mu), MU_EPS)
+            return mu_eta * (1.0 - 2.0 * mu)
         if self.name == "probit":
-            return np.maximum(stats.norm.pdf(eta), MU_EPS)
-        eta = np.minimum(eta, MAX_LOG_MU)
-        return np.maximum(np.exp(eta - np.exp(eta)), MU_EPS)
+            return -eta * mu_eta
+        return mu_eta * (1.0 - np.exp(np.minimum(eta, MAX_LOG_MU)))
 
     def log_mu_pair(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(log μ, log(1 - μ)) without cancellation (binomial links only)."""
         if self.name == "logit":
-            return -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)
+            softplus = _softplus(eta)
+            return eta - softplus, -softplus
         if self.name == "probit":
             return special.log_ndtr(eta), special.log_ndtr(-eta)
         exp_eta = np.exp(np.minimum(eta, MAX_LOG_MU))
@@ -81,15 +94,26 @@ class Family:
         """V(μ): μ(1 - μ) for the binomial, μ for the Poisson."""
         return mu * (1.0 - mu) if self.name == "binomial" else mu
 
-    def working_weights(self, eta: np.ndarray, mu: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Fisher-scoring weights w = prior weight · (dμ/dη)² / V(μ)."""
-        return weights * self.link.mu_eta(eta) ** 2 / self.variance(mu)
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        """dV/dμ."""
+        return 1.0 - 2.0 * mu if self.name == "binomial" else np.ones_like(mu)
+
+    def weight_derivative(self, eta: np.ndarray, mu: np.ndarray, mu_eta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """d/dη of the working weight w = wt μ'²/V(μ): wt (2μ'μ''/V - μ'³V'/V²)."""
+        variance = self.variance(mu)
+        return weights * mu_eta * (
+            2.0 * self.link.second_derivative(eta, mu, mu_eta) / variance
+            - mu_eta**2 * self.variance_derivative(mu) / variance**2
+        )
 
     def log_density(self, y: np.ndarray, eta: np.ndarray, weights: np.ndarray, log_norm: np.ndarray) -> np.ndarray:
         """log p(y_i | η_i) with its normalising constant `log_norm` (log binomial coefficient or -log y!)."""
         if self.name == "poisson":
             eta = np.minimum(eta, MAX_LOG_MU)
             return y * eta - np.exp(eta) + log_norm
+        if self.link.name == "logit":
+            # successes · log μ + failures · log(1 - μ) = trials · (y η - log(1 + e^η))
+            return weights * (y * eta - _softplus(eta)) + log_norm
         log_mu, log_1m_mu = self.link.log_mu_pair(eta)
         successes = weights * y
         # 0 · log 0 = 0: a row with no successes (failures) does not see log μ (log(1 - μ)).

@@ -15,35 +15,57 @@ import numpy as np
 
 from ...design.types import Design
 from .families import Family
-from .system import ThetaRows, WeightedFactor, factorize
+from .system import ThetaRows, WeightedFactor, factorize, leverages
 
 # Largest Newton step (in u's standard-normal units and β's units) at which the modes count as found:
 # quadratic convergence puts the remaining error near STEP_TOL², far below what the optimiser sees.
 STEP_TOL = 1e-10
-# A full step that cannot lower the penalised deviance while this small is round-off, not failure.
-ROUNDOFF_STEP = 1e-6
+# Below this Newton decrement δ'(gradient) a full step cannot raise the penalised deviance by more
+# than round-off, so it is taken without the step-halving check (which round-off would confuse).
+SMALL_DECREMENT = 1e-8
 MAX_ITERATIONS = 100
 MAX_HALVINGS = 20
+# Profiling β converges linearly (the log-determinant's curvature is left out of the Hessian);
+# a β off its optimum by PROFILE_TOL changes the deviance by O(PROFILE_TOL²).
+PROFILE_TOL = 1e-8
+PROFILE_ITERATIONS = 50
 
 
 @dataclass(frozen=True, eq=False)
-class Response:
-    """The response as the engine uses it: y as a proportion (binomial) or count, prior weights, the
-    offset, and the log normalising constants of each row's density."""
+class Problem:
+    """One GLMM fitting problem: the design, the family, X (C-ordered, for fast products), and the
+    response in lme4's form - y as a proportion with prior weights = trials (binomial) or a count
+    with weight 1 (Poisson) - with the offset and each row's log normalising constant."""
 
+    design: Design
     family: Family
+    X: np.ndarray
     y: np.ndarray
     weights: np.ndarray
     offset: np.ndarray
     log_norm: np.ndarray
 
     def log_density(self, eta: np.ndarray) -> np.ndarray:
+        """log p(y_i | η_i) per row."""
         return self.family.log_density(self.y, eta, self.weights, self.log_norm)
 
+    def conditional_deviance(self, eta: np.ndarray) -> float:
+        """-2 log p(y | η) (with normalising constants)."""
+        return float(-2.0 * self.log_density(eta).sum())
 
-def make_response(design: Design, family: Family, y: np.ndarray | None = None) -> Response:
-    """Response in lme4's form from the design's (successes, trials) or counts; `y` replaces the
-    design's response (same form as design.y) for refits on simulated data."""
+    def linear_predictor(self, rows: ThetaRows, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """η = offset + Xβ + ZΛu."""
+        return self.offset + self.X @ beta + rows.times(u)
+
+    def working(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fisher weights w = wt μ'²/V(μ) and the score of log p in η, w (y - μ)/μ'."""
+        mu, mu_eta = self.family.link.evaluate(eta)
+        weights = self.weights * mu_eta**2 / self.family.variance(mu)
+        return weights, weights * (self.y - mu) / mu_eta
+
+
+def make_problem(design: Design, family: Family, y: np.ndarray | None = None) -> Problem:
+    """The problem for `design`; `y` (same form as design.y: successes or counts) replaces its response."""
     counts = np.asarray(design.y if y is None else y, dtype=float)
     if family.name == "binomial":
         trials = np.asarray(design.trials, dtype=float)
@@ -51,8 +73,10 @@ def make_response(design: Design, family: Family, y: np.ndarray | None = None) -
         weights = trials
     else:
         proportion, weights = counts, np.ones_like(counts)
-    log_norm = family.normalising_constant(proportion, weights)
-    return Response(family, proportion, weights, np.asarray(design.offset, dtype=float), log_norm)
+    return Problem(
+        design, family, np.ascontiguousarray(design.X, dtype=float), proportion, weights,
+        np.asarray(design.offset, dtype=float), family.normalising_constant(proportion, weights),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,10 +107,6 @@ class Modes:
         return self.penalised_deviance + self.factor.logdet_random
 
 
-def _linear_predictor(response: Response, rows: ThetaRows, X: np.ndarray, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    return response.offset + X @ beta + rows.times(u)
-
-
 def _moving_term(design: Design, step: np.ndarray) -> str:
     """Label of the random term whose modes take the largest step (for failure messages)."""
     best, start, label = -1.0, 0, ""
@@ -98,59 +118,112 @@ def _moving_term(design: Design, step: np.ndarray) -> str:
     return label
 
 
-def pirls(
-    design: Design,
-    response: Response,
-    rows: ThetaRows,
-    u: np.ndarray,
-    beta: np.ndarray,
-    estimate_beta: bool,
-) -> Modes:
+def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, estimate_beta: bool) -> Modes:
     """Conditional modes at θ (given through `rows` = ZΛ(θ)), starting from (u, β).
 
     With estimate_beta, β is updated jointly with u (lme4's nAGQ = 0 stage); otherwise β is fixed.
     """
-    family, X, q = response.family, design.X, rows.q
-    u, beta = u.copy(), beta.copy()
-    eta = _linear_predictor(response, rows, X, u, beta)
-    deviance = -2.0 * response.log_density(eta).sum()
-    failure, factor = None, None
+    X, q = problem.X, rows.q
+    eta = problem.linear_predictor(rows, u, beta)
+    deviance = problem.conditional_deviance(eta)
+    failure, factor, step = None, None, np.zeros(0)
     for iteration in range(1, MAX_ITERATIONS + 1):
-        mu = family.link.inverse(eta)
-        mu_eta = family.link.mu_eta(eta)
-        weights = response.weights * mu_eta**2 / family.variance(mu)
-        # The score of the log-likelihood in η is w · (y - μ) / (dμ/dη).
-        score = weights * (response.y - mu) / mu_eta
+        weights, score = problem.working(eta)
         gradient = rows.transpose_times(score) - u
         if estimate_beta:
             gradient = np.concatenate([gradient, X.T @ score])
         try:
             factor = factorize(rows, X if estimate_beta else None, weights)
         except np.linalg.LinAlgError:
-            failure = "the weighted cross-product matrix is not positive definite"
+            factor, failure = None, "the weighted cross-product matrix is not positive definite"
             break
         step = factor.solve(gradient)
-        if np.max(np.abs(step)) <= STEP_TOL:
+        if np.max(np.abs(step), initial=0.0) <= STEP_TOL:
             return Modes(u, beta, eta, factor, deviance, iteration, None)
         penalised = deviance + u @ u
+        decrement = step @ gradient
         fraction = 1.0
         for _ in range(MAX_HALVINGS):
             new_u = u + fraction * step[:q]
             new_beta = beta + fraction * step[q:] if estimate_beta else beta
-            new_eta = _linear_predictor(response, rows, X, new_u, new_beta)
-            new_deviance = -2.0 * response.log_density(new_eta).sum()
-            if np.isfinite(new_deviance) and new_deviance + new_u @ new_u <= penalised:
+            new_eta = problem.linear_predictor(rows, new_u, new_beta)
+            new_deviance = problem.conditional_deviance(new_eta)
+            if np.isfinite(new_deviance) and (decrement < SMALL_DECREMENT or new_deviance + new_u @ new_u <= penalised):
                 break
             fraction /= 2.0
         else:
-            if np.max(np.abs(step)) <= ROUNDOFF_STEP:
-                return Modes(u, beta, eta, factor, deviance, iteration, None)
             failure = (
-                f"step halving failed to lower the penalised deviance (the modes of {_moving_term(design, step)} "
+                f"step halving failed to lower the penalised deviance (the modes of {_moving_term(problem.design, step)} "
                 "kept moving)"
             )
             break
         u, beta, eta, deviance = new_u, new_beta, new_eta, new_deviance
     else:
-        failure = f"no convergence in {MAX_ITERATIONS} iterations (the modes of {_moving_term(design, step)} kept moving)"
+        failure = f"no convergence in {MAX_ITERATIONS} iterations (the modes of {_moving_term(problem.design, step)} kept moving)"
     return Modes(u, beta, eta, factor, deviance, iteration, failure)
+
+
+class ProfileFailure(RuntimeError):
+    """The β-profiling iteration did not settle; the caller falls back to optimising (θ, β) jointly."""
+
+
+def laplace_beta_gradient(problem: Problem, rows: ThetaRows, eta: np.ndarray, weights: np.ndarray, random_factor: WeightedFactor) -> np.ndarray:
+    """d log|Λ'Z'WZΛ + I| / dβ along the modes ũ(β): X'g - X'WZΛ A⁻¹Λ'Z'g with g_i = h_i dw_i/dη_i.
+
+    h_i = r_i'A⁻¹r_i is row i's leverage; the second term carries dũ/dβ = -A⁻¹Λ'Z'WX.
+    """
+    family = problem.family
+    mu, mu_eta = family.link.evaluate(eta)
+    g = leverages(random_factor, rows) * family.weight_derivative(eta, mu, mu_eta, problem.weights)
+    through_modes = random_factor.solve(rows.transpose_times(g))
+    return problem.X.T @ (g - weights * rows.times(through_modes))
+
+
+def profiled_modes(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray) -> Modes:
+    """Modes ũ and the β that minimises the Laplace deviance at this θ (β profiled out).
+
+    Gauss-Newton steps on (u, β) whose β-gradient adds ½ d log|L|²/dβ move u to the modes and β to
+    the Laplace optimum (the penalised deviance's Hessian stands in for the Laplace deviance's; the
+    log-determinant's curvature is small beside it); PIRLS at that β then leaves the modes and factor
+    exactly consistent.  From a poor start the steps can overshoot: then the iteration restarts from
+    the modes at the starting β, and failing that from the joint mode of the penalised deviance,
+    both of which PIRLS (with step halving) reaches from anywhere.
+    """
+    try:
+        return _profile_from(problem, rows, u, beta)
+    except ProfileFailure:
+        pass
+    start = pirls(problem, rows, u, beta, estimate_beta=False)
+    if start.failure is not None:
+        return start
+    try:
+        return _profile_from(problem, rows, start.u, start.beta)
+    except ProfileFailure:
+        joint = pirls(problem, rows, start.u, start.beta, estimate_beta=True)
+        if joint.failure is not None:
+            return joint
+        return _profile_from(problem, rows, joint.u, joint.beta)
+
+
+def _profile_from(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray) -> Modes:
+    """The Gauss-Newton iteration of `profiled_modes` from (u, β)."""
+    X, q = problem.X, rows.q
+    eta = problem.linear_predictor(rows, u, beta)
+    previous = np.inf
+    for _ in range(PROFILE_ITERATIONS):
+        weights, score = problem.working(eta)
+        factor = factorize(rows, X, weights)
+        logdet_gradient = laplace_beta_gradient(problem, rows, eta, weights, factor.random_part())
+        gradient = np.concatenate([rows.transpose_times(score) - u, X.T @ score - 0.5 * logdet_gradient])
+        step = factor.solve(gradient)
+        size = np.max(np.abs(step), initial=0.0)
+        if size <= PROFILE_TOL:
+            break
+        if not np.isfinite(size) or size > previous:
+            raise ProfileFailure(f"the β-profiling steps stopped shrinking (step {size:.3g})")
+        previous = size
+        u, beta = u + step[:q], beta + step[q:]
+        eta = problem.linear_predictor(rows, u, beta)
+    else:
+        raise ProfileFailure(f"the β-profiling steps did not settle in {PROFILE_ITERATIONS} iterations")
+    return pirls(problem, rows, u, beta, estimate_beta=False)

@@ -24,8 +24,8 @@ from ...design.types import Design, RandomTerm
 class TermRows:
     """One random term's rows of ZΛ(θ): row i holds `values[i]` (k entries) at level `codes[i]`.
 
-    transpose: the pattern of Z_t' (levels*k x n, CSR); `entry_row`, `entry_col` say which
-    (row i, column c) of `values` each of its stored entries is, so weighted copies are a gather.
+    transpose: the pattern of Z_t' (levels*k x n, CSR); `entry_row` says which row i, and
+    `entry_flat` which element i*k + c of `values`, each of its stored entries is.
     """
 
     codes: np.ndarray
@@ -34,7 +34,7 @@ class TermRows:
     values: np.ndarray
     transpose: sp.csr_matrix
     entry_row: np.ndarray
-    entry_col: np.ndarray
+    entry_flat: np.ndarray
 
     @property
     def size(self) -> int:
@@ -42,15 +42,19 @@ class TermRows:
 
     def weighted_transpose(self, weights: np.ndarray) -> sp.csr_matrix:
         """(ZΛ)_t' W as a sparse (levels*k x n) matrix."""
-        data = (weights[self.entry_row] * self.values[self.entry_row, self.entry_col])
+        data = (weights[:, None] * self.values).ravel()[self.entry_flat]
         return sp.csr_matrix((data, self.transpose.indices, self.transpose.indptr), shape=self.transpose.shape)
 
     def times(self, u_term: np.ndarray) -> np.ndarray:
         """(ZΛ)_t u_t: Σ_c values[i, c] u[codes_i * k + c] per row."""
+        if self.k == 1:
+            return self.values[:, 0] * u_term[self.codes]
         return np.einsum("ic,ic->i", self.values, u_term.reshape(self.n_levels, self.k)[self.codes])
 
     def level_sums(self, data: np.ndarray) -> np.ndarray:
         """Σ_{i in level} values[i, c] · data_i, laid out level-major (levels*k,)."""
+        if self.k == 1:
+            return np.bincount(self.codes, weights=self.values[:, 0] * data, minlength=self.n_levels)
         out = np.empty((self.n_levels, self.k))
         for c in range(self.k):
             out[:, c] = np.bincount(self.codes, weights=self.values[:, c] * data, minlength=self.n_levels)
@@ -63,7 +67,8 @@ def term_rows(term: RandomTerm, block: np.ndarray) -> TermRows:
     transpose.sort_indices()
     entry_row = transpose.indices.astype(np.int64)
     entry_col = np.repeat(np.arange(transpose.shape[0]) % term.n_columns, np.diff(transpose.indptr))
-    return TermRows(term.codes, term.n_levels, term.n_columns, term.matrix @ block, transpose, entry_row, entry_col)
+    entry_flat = entry_row * term.n_columns + entry_col
+    return TermRows(term.codes, term.n_levels, term.n_columns, term.matrix @ block, transpose, entry_row, entry_flat)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +100,7 @@ def theta_rows(design: Design, theta: np.ndarray, template: ThetaRows | None = N
     if template is None:
         return ThetaRows(tuple(term_rows(t, b) for t, b in zip(design.terms, blocks)))
     return ThetaRows(tuple(
-        TermRows(r.codes, r.n_levels, r.k, term.matrix @ b, r.transpose, r.entry_row, r.entry_col)
+        TermRows(r.codes, r.n_levels, r.k, term.matrix @ b, r.transpose, r.entry_row, r.entry_flat)
         for r, term, b in zip(template.terms, design.terms, blocks)
     ))
 
@@ -115,6 +120,8 @@ def _cross_levels(a: TermRows, b: TermRows, weights: np.ndarray) -> np.ndarray:
 
 def _level_blocks(t: TermRows, weights: np.ndarray) -> np.ndarray:
     """Per-level Σ_i w_i r_i r_i' of one term: (levels, k, k)."""
+    if t.k == 1:
+        return np.bincount(t.codes, weights=weights * t.values[:, 0] ** 2, minlength=t.n_levels)[:, None, None]
     out = np.empty((t.n_levels, t.k, t.k))
     for a in range(t.k):
         wa = weights * t.values[:, a]
@@ -169,19 +176,55 @@ class WeightedFactor:
         x_rest = la.cho_solve((self.schur_chol, True), rest - self.cross @ t)
         return np.concatenate([t - self.first_solve_cross @ x_rest, x_rest])
 
-    def inverse_diagonal_blocks(self) -> list[np.ndarray]:
-        """Diagonal k x k blocks of (M'WM + P)⁻¹ for the first term's levels, then the rest's
-        m x m inverse: [(L₁, k₁, k₁), (m, m)]."""
-        first_inv = self._first_solve(np.broadcast_to(np.eye(self.k1), (self.q1 // self.k1, self.k1, self.k1)).reshape(self.q1, self.k1))
-        first_inv = first_inv.reshape(-1, self.k1, self.k1)
+    def random_part(self) -> "WeightedFactor":
+        """The factor of Λ'Z'WZΛ + I alone: β's rows, eliminated last in a joint factor, are dropped."""
+        r = self.q_rest
+        return WeightedFactor(self.q1, self.k1, r, self.first_chol, self.cross[:r], self.first_solve_cross[:, :r], self.schur_chol[:r, :r])
+
+    def inverse_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pieces of (M'WM + P)⁻¹: the first term's diagonal k₁ x k₁ blocks (L₁, k₁, k₁), the
+        first-term x rest block (q₁ x m) and the rest x rest block (m x m)."""
+        n_levels = self.q1 // self.k1
+        first_inv = self._first_solve(np.tile(np.eye(self.k1), (n_levels, 1))).reshape(n_levels, self.k1, self.k1)
         m = self.schur_chol.shape[0]
         if m == 0:
-            return [first_inv, np.zeros((0, 0))]
+            return first_inv, np.zeros((self.q1, 0)), np.zeros((0, 0))
         rest_inv = la.cho_solve((self.schur_chol, True), np.eye(m))
-        # B₁⁻¹ + B₁⁻¹C' S⁻¹ C B₁⁻¹ restricted to each level's block.
-        g = self.first_solve_cross.reshape(-1, self.k1, m)
-        first_inv = first_inv + np.einsum("lam,mn,lbn->lab", g, rest_inv, g)
-        return [first_inv, rest_inv]
+        # Block inverse: off-diagonal -B₁⁻¹C'S⁻¹; first-term blocks B₁⁻¹ + B₁⁻¹C'S⁻¹CB₁⁻¹.
+        first_rest = -self.first_solve_cross @ rest_inv
+        g = self.first_solve_cross.reshape(n_levels, self.k1, m)
+        first_inv = first_inv - np.einsum("lam,lbm->lab", first_rest.reshape(n_levels, self.k1, m), g)
+        return first_inv, first_rest, rest_inv
+
+
+def leverages(factor: WeightedFactor, rows: ThetaRows) -> np.ndarray:
+    """h_i = r_i'(Λ'Z'WZΛ + I)⁻¹r_i for each row r_i of ZΛ (`factor` of the random effects only)."""
+    first_inv, first_rest, rest_inv = factor.inverse_parts()
+    first, rest = rows.terms[0], rows.terms[1:]
+    h = np.einsum("ia,iab,ib->i", first.values, first_inv[first.codes], first.values)
+    if not rest:
+        return h
+    # Column of the rest block holding (term t, row i's level, column c), and the row's value there.
+    index = np.concatenate([
+        offset + t.codes[:, None] * t.k + np.arange(t.k)
+        for offset, t in zip(np.cumsum([0] + [t.size for t in rest[:-1]]), rest)
+    ], axis=1)
+    values = np.concatenate([t.values for t in rest], axis=1)
+    for a in range(first.k):
+        gathered = first_rest[(first.codes * first.k + a)[:, None], index]
+        h += 2.0 * first.values[:, a] * np.einsum("ij,ij->i", gathered, values)
+    for j in range(index.shape[1]):
+        h += values[:, j] * np.einsum("ij,ij->i", rest_inv[index[:, j][:, None], index], values)
+    return h
+
+
+def _cholesky_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of (L, k, k) blocks (a square root when k = 1)."""
+    if blocks.shape[1] == 1:
+        if np.any(blocks <= 0.0):
+            raise np.linalg.LinAlgError("a diagonal block is not positive definite")
+        return np.sqrt(blocks)
+    return np.linalg.cholesky(blocks)
 
 
 def factorize(rows: ThetaRows, X: np.ndarray | None, weights: np.ndarray) -> WeightedFactor:
@@ -189,39 +232,44 @@ def factorize(rows: ThetaRows, X: np.ndarray | None, weights: np.ndarray) -> Wei
     first, rest = rows.terms[0], rows.terms[1:]
     blocks = _level_blocks(first, weights)
     blocks[:, np.arange(first.k), np.arange(first.k)] += 1.0
-    first_chol = np.linalg.cholesky(blocks)
+    first_chol = _cholesky_blocks(blocks)
 
     q_rest = sum(t.size for t in rest)
     m = q_rest + (0 if X is None else X.shape[1])
-    schur = np.zeros((m, m))
-    cross = np.zeros((m, first.size))
+    if m == 0:
+        empty = np.zeros((0, first.size))
+        return WeightedFactor(first.size, first.k, 0, first_chol, empty, empty.T, np.zeros((0, 0)))
+    # Lower triangle of M_rest'WM_rest + P (rest = other terms' effects, then β), and C = M_rest'WM_1.
+    dense = np.zeros((m, m))
+    cross = np.empty((m, first.size))
     start = 0
     for i, t in enumerate(rest):
         stop = start + t.size
         cross[start:stop] = _cross_levels(t, first, weights)
         diagonal = _level_blocks(t, weights)
         diagonal[:, np.arange(t.k), np.arange(t.k)] += 1.0
-        schur[start:stop, start:stop] = la.block_diag(*diagonal) if t.k > 1 else np.diag(diagonal[:, 0, 0])
+        if t.k == 1:
+            dense[np.arange(start, stop), np.arange(start, stop)] = diagonal[:, 0, 0]
+        else:
+            dense[start:stop, start:stop] = la.block_diag(*diagonal)
         inner = stop
         for s in rest[i + 1:]:
-            schur[inner:inner + s.size, start:stop] = _cross_levels(s, t, weights)
+            dense[inner:inner + s.size, start:stop] = _cross_levels(s, t, weights)
             inner += s.size
         start = stop
     if X is not None:
-        weighted_X = X * weights[:, None]
         cross[q_rest:] = (first.weighted_transpose(weights) @ X).T
         start = 0
         for t in rest:
-            schur[q_rest:, start:start + t.size] = (t.weighted_transpose(weights) @ X).T
+            dense[q_rest:, start:start + t.size] = (t.weighted_transpose(weights) @ X).T
             start += t.size
-        schur[q_rest:, q_rest:] = X.T @ weighted_X
+        dense[q_rest:, q_rest:] = X.T @ (X * weights[:, None])
 
-    factor_first = WeightedFactor(first.size, first.k, q_rest, first_chol, cross, np.zeros((first.size, m)), np.zeros((m, m)))
-    first_solve_cross = factor_first._first_solve(cross.T.copy()) if m else np.zeros((first.size, 0))
-    if m:
-        schur = np.tril(schur)
-        schur = schur + np.tril(schur, -1).T - cross @ first_solve_cross
-        schur_chol = np.linalg.cholesky(schur)
+    if first.k == 1:
+        first_solve_cross = cross.T / blocks[:, 0, :]
     else:
-        schur_chol = np.zeros((0, 0))
-    return WeightedFactor(first.size, first.k, q_rest, first_chol, cross, first_solve_cross, schur_chol)
+        shaped = cross.T.reshape(first.n_levels, first.k, m)
+        first_solve_cross = np.linalg.solve(blocks, shaped).reshape(first.size, m)
+    dense = np.tril(dense)
+    schur = dense + np.tril(dense, -1).T - cross @ first_solve_cross
+    return WeightedFactor(first.size, first.k, q_rest, first_chol, cross, first_solve_cross, np.linalg.cholesky(schur))

@@ -1,0 +1,173 @@
+"""lme4's two-stage optimisation of the GLMM deviance, then its derivative checks.
+
+lme4 minimises a θ-only criterion (β from PIRLS), then the Laplace or AGQ deviance over (θ, β).  For
+the Laplace deviance this module instead profiles β out (pirls.profiled_modes) and runs BOBYQA over θ
+alone: the same optimum with a fraction of the evaluations.  AGQ, and any problem where profiling
+does not settle, take lme4's route (both stages by BOBYQA; lme4 uses bobyqa then Nelder-Mead).
+Stage 2's initial steps are 0.1 for θ and one approximate standard error for each β, so that
+BOBYQA, which rescales by them, sees well-scaled coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import nlopt
+import numpy as np
+
+from .deviance import DevianceFunction
+from .pirls import Modes, Problem, ProfileFailure
+
+# The profiled criterion is smooth to ~1e-10 (PIRLS's step tolerance); lme4's BOBYQA stops at 1e-8.
+PROFILE_TOLERANCES = {"ftol_abs": 1e-9, "xtol_rel": 1e-7}
+# Stage 1 of the fallback only has to land near the optimum; stage 2 goes as far as the profiled route.
+STAGE1_TOLERANCES = {"ftol_abs": 1e-6, "xtol_rel": 1e-5}
+STAGE2_TOLERANCES = {"ftol_abs": 1e-9, "xtol_rel": 1e-7}
+MAX_EVALS = 20_000
+THETA_START_STEP = 0.2
+THETA_STEP = 0.1
+# lme4's check.boundary tolerance.
+BOUNDARY_TOL = 1e-5
+GLM_ITERATIONS = 50
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """Where one BOBYQA run stopped."""
+
+    params: np.ndarray
+    value: float
+    n_evals: int
+    status: str
+
+
+def glm_start(problem: Problem) -> np.ndarray:
+    """β of the GLM without random effects (IRLS from R's mustart): PIRLS's first starting point."""
+    family, X = problem.family, problem.X
+    if family.name == "binomial":
+        mu = (problem.weights * problem.y + 0.5) / (problem.weights + 1.0)
+        eta = {"logit": np.log(mu / (1 - mu)), "probit": _probit(mu), "cloglog": np.log(-np.log1p(-mu))}[family.link.name]
+    else:
+        eta = np.log(problem.y + 0.1)
+    beta = np.zeros(X.shape[1])
+    for _ in range(GLM_ITERATIONS):
+        mu, mu_eta = family.link.evaluate(eta)
+        weights = problem.weights * mu_eta**2 / family.variance(mu)
+        working = eta - problem.offset + (problem.y - mu) / mu_eta
+        sqrt_w = np.sqrt(weights)
+        new_beta = np.linalg.lstsq(X * sqrt_w[:, None], working * sqrt_w, rcond=None)[0]
+        eta = problem.offset + X @ new_beta
+        if np.max(np.abs(new_beta - beta)) < 1e-10:
+            return new_beta
+        beta = new_beta
+    return beta if np.all(np.isfinite(beta)) else np.zeros(X.shape[1])
+
+
+def _probit(mu: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri
+
+    return ndtri(mu)
+
+
+def bobyqa(
+    fun: Callable[[np.ndarray], float],
+    start: np.ndarray,
+    lower: np.ndarray,
+    steps: np.ndarray,
+    tolerances: dict[str, float],
+) -> StageResult:
+    """One BOBYQA run; returns the best point seen even when NLopt stops on round-off."""
+    best = {"value": np.inf, "params": np.array(start, dtype=float), "evals": 0}
+
+    def objective(params: np.ndarray, grad: np.ndarray) -> float:
+        value = fun(params)
+        best["evals"] += 1
+        if value < best["value"]:
+            best["value"], best["params"] = value, np.array(params, dtype=float)
+        return value
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
+    opt.set_lower_bounds(lower)
+    opt.set_initial_step(steps)
+    opt.set_ftol_abs(tolerances["ftol_abs"])
+    opt.set_xtol_rel(tolerances["xtol_rel"])
+    opt.set_maxeval(MAX_EVALS)
+    opt.set_min_objective(objective)
+    try:
+        opt.optimize(np.maximum(start, lower))
+        code = opt.last_optimize_result()
+        status = "maximum number of evaluations reached" if code == nlopt.MAXEVAL_REACHED else "converged"
+    except nlopt.RoundoffLimited:
+        status = "converged (stopped by round-off)"
+    return StageResult(best["params"], best["value"], best["evals"], status)
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The minimum found: θ, β, the deviance there, evaluations used, NLopt's word, and the route
+    ("profiled": BOBYQA over θ with β profiled; "two-stage": lme4's stages over θ, then (θ, β))."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    value: float
+    n_evals: int
+    status: str
+    route: str
+
+
+def _beta_scales(modes: Modes, p: int) -> np.ndarray:
+    """Approximate standard errors of β from a joint (u, β) factor: BOBYQA's initial β-steps."""
+    if p == 0:
+        return np.zeros(0)
+    rest_inverse = modes.factor.inverse_parts()[2]
+    return np.sqrt(np.clip(np.diag(rest_inverse)[-p:], 1e-12, None))
+
+
+def snap_to_boundary(fun: Callable[[np.ndarray], float], params: np.ndarray, value: float, lower: np.ndarray) -> tuple[np.ndarray, float]:
+    """lme4's check.boundary: a parameter within BOUNDARY_TOL of its bound goes onto it if that does not
+    raise the deviance."""
+    for i in np.flatnonzero((params > lower) & (params - lower < BOUNDARY_TOL)):
+        candidate = params.copy()
+        candidate[i] = lower[i]
+        candidate_value = fun(candidate)
+        if candidate_value <= value:
+            params, value = candidate, candidate_value
+    return params, value
+
+
+def optimize_deviance(deviance: DevianceFunction) -> Optimum:
+    """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β).
+
+    Laplace: BOBYQA over θ alone, β profiled out at each θ.  AGQ: from the Laplace optimum, BOBYQA
+    over (θ, β).  If profiling β fails, lme4's two stages are run instead.
+    """
+    design = deviance.design
+    lower, n_evals = design.theta_lower, 0
+    try:
+        found = bobyqa(deviance.profiled, design.theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
+        theta, value = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
+        modes, _ = deviance.profiled_modes(theta)
+        route, status, n_evals = "profiled", found.status, found.n_evals
+    except ProfileFailure:
+        found = bobyqa(deviance.stage1, design.theta_start, lower, np.full(design.n_theta, THETA_START_STEP), STAGE1_TOLERANCES)
+        modes, _ = deviance.modes(found.params, None)
+        theta, route, n_evals = found.params, "two-stage", found.n_evals
+        if deviance.nagq == 1:
+            return _stage2(deviance, theta, modes, n_evals, route)
+    if deviance.nagq == 1:
+        return Optimum(theta, modes.beta, modes.laplace, n_evals + 1, status, route)
+    joint, _ = deviance.modes(theta, None)
+    return _stage2(deviance, theta, joint if joint.failure is None else modes, n_evals, route)
+
+
+def _stage2(deviance: DevianceFunction, theta: np.ndarray, modes: Modes, n_evals: int, route: str) -> Optimum:
+    """BOBYQA over (θ, β) from θ and the β of `modes` (a joint-factor PIRLS answer gives the β-steps)."""
+    design = deviance.design
+    start = np.concatenate([theta, modes.beta])
+    lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
+    scales = _beta_scales(modes, design.p) if modes.factor is not None and modes.factor.schur_chol.shape[0] >= design.p else np.full(design.p, 0.1)
+    steps = np.concatenate([np.full(theta.size, THETA_STEP), scales])
+    found = bobyqa(deviance.stage2, start, lower, steps, STAGE2_TOLERANCES)
+    params, value = snap_to_boundary(deviance.stage2, found.params, found.value, lower)
+    return Optimum(params[: design.n_theta], params[design.n_theta:], value, n_evals + found.n_evals, found.status, route)

@@ -1,0 +1,153 @@
+"""Standard errors of β̂ as glmer computes them, and lme4's convergence checks.
+
+glmer's vcov (use.hessian = TRUE) is 2 H⁻¹ restricted to β, H the central-difference Hessian
+(step 1e-4, lme4's deriv12) of its stage-2 deviance function over (θ, β).  For the Laplace
+deviance that function is not the converged one: each call runs PIRLS in u from one fixed linear
+predictor η₀ (the first stage's), with full steps until |Δpdev|/pdev < 1e-7, and takes the
+log-determinant from the last step's weights - one step behind the modes.  That lag is smooth in
+(θ, β) and moves H by up to ~1% (cbpp), so to give glmer's standard errors the Hessian is taken of
+that same function (`Lme4Laplace`); the estimates themselves come from the converged deviance, which
+is never higher.  For nagq > 1 lme4 converges PIRLS twice and its AGQ deviance has no such lag: the
+Hessian is taken of the converged AGQ deviance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .deviance import DevianceFunction, saturated_constant
+from .pirls import Problem
+from .system import ThetaRows, factorize
+
+# lme4's glmerControl(tolPwrss) and its PIRLS iteration and step-halving limits.
+LME4_PIRLS_TOL = 1e-7
+LME4_MAX_ITERATIONS = 30
+LME4_MAX_HALVINGS = 10
+HESSIAN_STEP = 1e-4
+# lme4's check.conv.grad tolerance on the Newton step H⁻¹g.
+GRADIENT_TOL = 2e-3
+
+
+@dataclass(eq=False)
+class Lme4Laplace:
+    """(θ, β) -> glmer's stage-2 Laplace deviance: PIRLS from the fixed η₀, lme4's stopping rule."""
+
+    deviance: DevianceFunction
+    eta0: np.ndarray
+    constant: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        # lme4 tests convergence on the deviance-residual scale: -2 log p(y | μ) minus this constant.
+        self.constant = saturated_constant(self.deviance.problem)
+
+    def __call__(self, params: np.ndarray) -> float:
+        problem: Problem = self.deviance.problem
+        n_theta = self.deviance.n_theta
+        rows: ThetaRows = self.deviance.rows(params[:n_theta])
+        fixed = problem.offset + problem.X @ params[n_theta:]
+        eta = self.eta0
+        previous_u = np.zeros(rows.q)
+        old = np.finfo(float).max
+        for _ in range(LME4_MAX_ITERATIONS):
+            weights, score = problem.working(eta)
+            factor = factorize(rows, None, weights)
+            # The working response's PLS solution: u = A⁻¹Λ'Z'W(η - offset - Xβ + (y - μ)/μ').
+            u = factor.solve(rows.transpose_times(weights * (eta - fixed) + score))
+            eta = fixed + rows.times(u)
+            pdev = problem.conditional_deviance(eta) - self.constant + u @ u
+            if abs((old - pdev) / pdev) < LME4_PIRLS_TOL:
+                return problem.conditional_deviance(eta) + u @ u + factor.logdet_random
+            for _ in range(LME4_MAX_HALVINGS):
+                if np.isfinite(pdev) and pdev <= old:
+                    break
+                u = 0.5 * (previous_u + u)
+                eta = fixed + rows.times(u)
+                pdev = problem.conditional_deviance(eta) - self.constant + u @ u
+            old, previous_u = pdev, u
+        return np.nan
+
+
+def central_derivatives(fun: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float = HESSIAN_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian by central differences of step δ (lme4's deriv12)."""
+    k = x.size
+    gradient, hessian = np.empty(k), np.empty((k, k))
+    step = delta * np.eye(k)
+    for i in range(k):
+        f_add, f_sub = fun(x + step[i]), fun(x - step[i])
+        gradient[i] = (f_add - f_sub) / (2 * delta)
+        hessian[i, i] = (f_add + f_sub - 2 * fx) / delta**2
+        for j in range(i):
+            mixed = fun(x + step[i] + step[j]) - fun(x + step[i] - step[j]) - fun(x - step[i] + step[j]) + fun(x - step[i] - step[j])
+            hessian[i, j] = hessian[j, i] = mixed / (4 * delta**2)
+    return gradient, hessian
+
+
+def central_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, delta: float = HESSIAN_STEP) -> np.ndarray:
+    """(f(x + δe_i) - f(x - δe_i)) / 2δ."""
+    step = delta * np.eye(x.size)
+    return np.array([(fun(x + s) - fun(x - s)) / (2 * delta) for s in step])
+
+
+def vcov_from_hessian(hessian: np.ndarray, n_theta: int) -> np.ndarray | None:
+    """2 H⁻¹ restricted to β (symmetrised), or None when H is singular or the block not positive definite."""
+    try:
+        inverse = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return None
+    block = inverse[n_theta:, n_theta:]
+    vcov = block + block.T
+    if not np.all(np.isfinite(vcov)) or np.any(np.linalg.eigvalsh(vcov) <= 0):
+        return None
+    return vcov
+
+
+def convergence_problems(params: np.ndarray, lower: np.ndarray, gradient: np.ndarray, hessian: np.ndarray) -> list[str]:
+    """lme4's checks at the optimum: the Newton step H⁻¹g is small, and H is positive definite.
+
+    Parameters on their bound are left out, as the gradient need not vanish there.
+    """
+    if not (np.all(np.isfinite(hessian)) and np.all(np.isfinite(gradient))):
+        return ["the deviance could not be evaluated around the optimum"]
+    free = params > lower
+    h = hessian[np.ix_(free, free)]
+    try:
+        chol = np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        smallest = np.linalg.eigvalsh(h).min()
+        return [f"the Hessian of the deviance is not positive definite (smallest eigenvalue {smallest:.3g}): "
+                "the optimum is not well defined"]
+    newton = np.linalg.solve(chol.T, np.linalg.solve(chol, gradient[free]))
+    if np.max(np.abs(newton), initial=0.0) > GRADIENT_TOL:
+        return [f"the scaled gradient at the end point is {np.max(np.abs(newton)):.3g} (tolerance {GRADIENT_TOL})"]
+    return []
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """At the optimum: the gradient of the deviance being minimised, glmer's Hessian, and vcov(β̂)
+    (None when that Hessian gives no positive-definite covariance)."""
+
+    gradient: np.ndarray
+    hessian: np.ndarray
+    vcov: np.ndarray | None
+
+
+def derivatives_at(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray) -> Derivatives:
+    """glmer's Hessian and vcov at (θ, β), and the gradient of the converged deviance there."""
+    params = np.concatenate([theta, beta])
+    at_optimum, _ = deviance.modes(theta, beta)
+    deviance.fixed_start = at_optimum.u
+    try:
+        if deviance.nagq == 1:
+            eta0 = deviance.modes(theta, None)[0].eta
+            lme4_laplace = Lme4Laplace(deviance, eta0)
+            _, hessian = central_derivatives(lme4_laplace, params, lme4_laplace(params))
+            gradient = central_gradient(deviance.stage2, params)
+        else:
+            gradient, hessian = central_derivatives(deviance.stage2, params, deviance.stage2(params))
+    finally:
+        deviance.fixed_start = None
+    return Derivatives(gradient, hessian, vcov_from_hessian(hessian, theta.size))
