@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ...errors import BayesmixedError
 
@@ -43,7 +43,7 @@ class Link:
             mu_eta = mu * (1.0 - mu)
         elif self.name == "probit":
             mu = special.ndtr(eta)
-            mu_eta = stats.norm.pdf(eta)
+            mu_eta = np.exp(-0.5 * eta**2) / np.sqrt(2.0 * np.pi)
         else:  # cloglog: μ = 1 - exp(-exp(η))
             exp_eta = np.exp(np.minimum(eta, MAX_LOG_MU))
             mu = -np.expm1(-exp_eta)

@@ -136,8 +136,9 @@ def snap_to_boundary(fun: Callable[[np.ndarray], float], params: np.ndarray, val
     return params, value
 
 
-def optimize_deviance(deviance: DevianceFunction) -> Optimum:
-    """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β).
+def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Optimum:
+    """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β), from θ = theta_start and the
+    deviance function's β.
 
     Laplace: BOBYQA over θ alone, β profiled out at each θ.  AGQ: from the Laplace optimum, BOBYQA
     over (θ, β).  If profiling β fails, lme4's two stages are run instead.
@@ -145,12 +146,12 @@ def optimize_deviance(deviance: DevianceFunction) -> Optimum:
     design = deviance.design
     lower, n_evals = design.theta_lower, 0
     try:
-        found = bobyqa(deviance.profiled, design.theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
+        found = bobyqa(deviance.profiled, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
         theta, value = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
         modes, _ = deviance.profiled_modes(theta)
         route, status, n_evals = "profiled", found.status, found.n_evals
     except ProfileFailure:
-        found = bobyqa(deviance.stage1, design.theta_start, lower, np.full(design.n_theta, THETA_START_STEP), STAGE1_TOLERANCES)
+        found = bobyqa(deviance.stage1, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), STAGE1_TOLERANCES)
         modes, _ = deviance.modes(found.params, None)
         theta, route, n_evals = found.params, "two-stage", found.n_evals
         if deviance.nagq == 1:

@@ -218,6 +218,17 @@ def leverages(factor: WeightedFactor, rows: ThetaRows) -> np.ndarray:
     return h
 
 
+def random_inverse_blocks(factor: WeightedFactor, rows: ThetaRows) -> list[np.ndarray]:
+    """Per term, the diagonal k x k blocks of (Λ'Z'WZΛ + I)⁻¹ over its levels: (levels, k, k) each."""
+    first_inv, _, rest_inv = factor.inverse_parts()
+    blocks, start = [first_inv], 0
+    for t in rows.terms[1:]:
+        part = rest_inv[start:start + t.size, start:start + t.size].reshape(t.n_levels, t.k, t.n_levels, t.k)
+        blocks.append(part[np.arange(t.n_levels), :, np.arange(t.n_levels), :])
+        start += t.size
+    return blocks
+
+
 def _cholesky_blocks(blocks: np.ndarray) -> np.ndarray:
     """Lower Cholesky factors of (L, k, k) blocks (a square root when k = 1)."""
     if blocks.shape[1] == 1:

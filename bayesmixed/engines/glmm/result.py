@@ -1,0 +1,282 @@
+"""`GlmmFit`: a binomial or Poisson mixed model fitted by maximum likelihood (Laplace or adaptive GHQ)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ...design.types import Design
+from ...errors import BayesmixedError
+from ...results.base import MixedFit
+from ...results.prediction import linear_predictor_new
+from ...results.ranef import conditional_sds, ranef_frames
+from ...results.summary import FitSummary, criterion_lines, groups_line
+from .checks import overdispersion, overdispersion_note
+from .deviance import saturated_constant
+from .families import Family
+from .pirls import Modes, Problem
+from .system import random_inverse_blocks, theta_rows
+from .vcov import Derivatives
+
+RESIDUAL_KINDS = ("deviance", "pearson", "response")
+PREDICTION_TYPES = ("response", "link")
+WALD_NOTE = (
+    "Note: z tests (Wald) use the standard errors from the Hessian of the deviance, as glmer does; they are "
+    "approximate, and a likelihood-ratio test (bm.anova) or parametric bootstrap (bm.bootstrap_lrt) is more reliable."
+)
+
+
+@dataclass(frozen=True, eq=False)
+class GlmmFit(MixedFit):
+    """g(E[y | b]) = Xβ + offset + Zb, b = Λ(θ)u, u ~ N(0, I), y | b binomial or Poisson, fitted by ML.
+
+    objective is -2 log L with every normalising constant (glmer's -2 logLik for the Laplace
+    approximation); theta is in lme4's order; u the spherical conditional modes, effects = Λu per term.
+    """
+
+    design: Design
+    problem: Problem
+    nagq: int
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    effects: tuple[np.ndarray, ...]
+    objective: float
+    modes: Modes
+    derivatives: Derivatives | None
+    n_evals: int
+    optimizer_status: str
+    route: str
+    converged: bool
+    is_singular: bool
+    messages: tuple[str, ...]
+
+    # --- description -----------------------------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        return self.problem.family
+
+    @property
+    def method(self) -> str:
+        return "ML"
+
+    @property
+    def approximation(self) -> str:
+        """"Laplace" or "adaptive Gauss-Hermite (nagq = k)"."""
+        return "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite (nagq = {self.nagq})"
+
+    @property
+    def theta_names(self) -> tuple[str, ...]:
+        return self.design.theta_names
+
+    # --- estimates -------------------------------------------------------------------------------
+    @property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
+
+    @property
+    def random_effects(self) -> tuple[np.ndarray, ...]:
+        return self.effects
+
+    @property
+    def covariance_blocks(self) -> list[np.ndarray]:
+        """Per term, Λ_t Λ_t': the covariance of one level's random effects (no residual scale)."""
+        return self.design.covariance_blocks(self.theta, 1.0)
+
+    @property
+    def residual_sd(self) -> None:
+        return None
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of β̂ as glmer's vcov: 2 H⁻¹ over β, H the Hessian of the deviance over (θ, β);
+        from the PIRLS factor (glmer's use.hessian = FALSE) when that Hessian is not positive definite."""
+        names = list(self.design.fixef_names)
+        derivatives = self.derivatives
+        if derivatives is None:
+            from .fit import derivatives_for
+
+            derivatives = derivatives_for(self)
+        matrix = derivatives.vcov
+        if matrix is None:
+            from .fit import pirls_vcov
+
+            matrix = pirls_vcov(self)
+        return pd.DataFrame(matrix, index=names, columns=names)
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=list(self.design.fixef_names), name="se")
+
+    @cached_property
+    def conditional_covariances(self) -> list[np.ndarray]:
+        """lme4's condVar per term, (levels, columns, columns): diagonal blocks of Λ(Λ'Z'WZΛ + I)⁻¹Λ' at the modes."""
+        rows = theta_rows(self.design, self.theta)
+        blocks = random_inverse_blocks(self.modes.factor.random_part(), rows)
+        return [lam @ inverse @ lam.T for lam, inverse in zip(self.design.lambda_blocks(self.theta), blocks)]
+
+    @property
+    def ranef_sd(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, laid out as `ranef`."""
+        return ranef_frames(self.design.terms, conditional_sds(self.conditional_covariances))
+
+    # --- likelihood-based numbers ----------------------------------------------------------------
+    @property
+    def npar(self) -> int:
+        """Parameters counted by lme4: p fixed effects and the θ's."""
+        return self.design.p + self.design.n_theta
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        return self.objective + 2 * self.npar
+
+    @property
+    def bic(self) -> float:
+        return self.objective + self.npar * np.log(self.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
+
+    @property
+    def lme4_objective(self) -> float:
+        """What glmer reports as -2 logLik: the objective for Laplace fits; for nagq > 1 lme4 leaves out
+        the constant -2 Σ log p(y_i | μ_i = y_i), so its value is the objective minus that constant."""
+        return self.objective if self.nagq == 1 else self.objective - saturated_constant(self.problem)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Estimate, Std. Error, z value and Pr(>|z|) (Wald) per fixed effect."""
+        se = self.se.to_numpy()
+        z = self.beta / se
+        return pd.DataFrame(
+            {"Estimate": self.beta, "Std. Error": se, "z value": z, "Pr(>|z|)": 2 * special.ndtr(-np.abs(z))},
+            index=list(self.design.fixef_names),
+        )
+
+    @property
+    def overdispersion(self) -> dict[str, float] | None:
+        """Poisson only: Pearson χ² of the conditional fit, its ratio to the residual df, and the p-value."""
+        if self.family.name != "poisson":
+            return None
+        chi2, ratio, p = overdispersion(self.problem, self.modes.eta, self.df_resid)
+        return {"chi2": chi2, "df": float(self.df_resid), "ratio": ratio, "p": p}
+
+    # --- fitted values, residuals, predictions ---------------------------------------------------
+    def inverse_link(self, eta: np.ndarray) -> np.ndarray:
+        return self.family.link.inverse(eta)
+
+    def pearson_scale(self, fitted: np.ndarray) -> np.ndarray:
+        """sd of the response (as a proportion for the binomial) given its mean: sqrt(V(μ) / prior weight)."""
+        return np.sqrt(self.family.variance(fitted) / self.problem.weights)
+
+    def fitted(self, type: str = "response", re: bool = True) -> pd.Series:  # noqa: A002 - lme4's name
+        """Fitted values: means μ (type="response"; binomial: probabilities) or η (type="link"),
+        conditional on the random effects (re=True) or population-level (re=False)."""
+        _check_type(type)
+        eta = self.linear_predictor(re).to_numpy()
+        return self._series(eta if type == "link" else self.inverse_link(eta))
+
+    def residuals(self, kind: str = "deviance", re: bool = True) -> pd.Series:
+        """Residuals as lme4's: "deviance" sign(y - μ)·sqrt(unit deviance), "pearson" (y - μ)/sd(y),
+        "response" y - μ, with y the observed proportion for the binomial."""
+        if kind not in RESIDUAL_KINDS:
+            raise BayesmixedError(f"unknown residual kind {kind!r}; choose one of {', '.join(RESIDUAL_KINDS)}")
+        mu = self.fitted("response", re).to_numpy()
+        y = self.problem.y
+        if kind == "response":
+            values = y - mu
+        elif kind == "pearson":
+            values = (y - mu) / self.pearson_scale(mu)
+        else:
+            unit = self.family.unit_deviance(y, mu, self.problem.weights)
+            values = np.sign(y - mu) * np.sqrt(np.clip(unit, 0.0, None))
+        return self._series(values)
+
+    def predict(
+        self, newdata: pd.DataFrame | None = None, type: str = "response", re: bool = True,  # noqa: A002
+        allow_new_levels: bool = False,
+    ) -> pd.Series:
+        """Predicted means (type="response") or linear predictors (type="link") for `newdata` (the
+        fitted rows when None); unseen levels as in MixedFit.predict."""
+        _check_type(type)
+        if newdata is None:
+            return self.fitted(type, re)
+        eta = linear_predictor_new(self.design, self.beta, self.effects, newdata, re, allow_new_levels)
+        return self._series(eta if type == "link" else self.inverse_link(eta), newdata.index)
+
+    # --- simulation and refitting ----------------------------------------------------------------
+    def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """(n, nobs) responses drawn from the fitted model with new random effects u ~ N(0, I), in the
+        design's form: successes out of the same trials (binomial) or counts (Poisson)."""
+        rng = np.random.default_rng(seed)
+        design = self.design
+        draws = np.empty((n, design.n))
+        fixed = design.X @ self.beta + design.offset
+        for s in range(n):
+            eta = fixed.copy()
+            for term, block in zip(design.terms, design.lambda_blocks(self.theta)):
+                effects = rng.standard_normal((term.n_levels, term.n_columns)) @ block.T
+                eta += np.einsum("ic,ic->i", term.matrix, effects[term.codes])
+            draws[s] = self.family.sample(self.inverse_link(eta), self.problem.weights, rng)
+        return draws
+
+    def refit(self, y: np.ndarray, start: dict[str, Any] | None = None, check_derivatives: bool = False) -> "GlmmFit":
+        """The same model fitted to a new response `y` (the design's form: successes or counts), warm-started
+        from this fit's θ and β (or `start`): the parametric bootstrap's refit.  Standard errors are computed
+        only when asked for (or with check_derivatives=True); messages are recorded, not warned."""
+        from .fit import fit_problem
+
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.design.n,):
+            raise BayesmixedError(f"refit needs one response value per row ({self.design.n}), got shape {y.shape}")
+        start = start or {"theta": self.theta, "fixef": self.beta}
+        return fit_problem(self.design, self.family, y, self.nagq, start=start, check_derivatives=check_derivatives,
+                           warm_u=self.u, warn=False)
+
+    # --- printing --------------------------------------------------------------------------------
+    def summary(self) -> FitSummary:
+        """glmer's summary: family and link, AIC/BIC/logLik/deviance, Pearson residuals, random effects,
+        Wald z tests, fixed-effect correlations, the Poisson overdispersion check, and any warnings."""
+        notes = [WALD_NOTE]
+        dispersion = self.overdispersion
+        if dispersion is not None:
+            notes.append(overdispersion_note(dispersion["chi2"], dispersion["ratio"], dispersion["p"], self.df_resid))
+        approximation = "Laplace Approximation" if self.nagq == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nagq}"
+        return FitSummary(
+            title=(f"Generalized linear mixed model fit by maximum likelihood ({approximation}) ['GlmmFit']\n"
+                   f" Family: {self.family.name}  ( {self.family.link.name} )"),
+            formula=self.design.formula,
+            criterion_lines=criterion_lines(False, self.objective, self.aic, self.bic, self.loglik, self.df_resid),
+            scaled_residuals=self.residuals("pearson").to_numpy(),
+            varcorr=self.varcorr,
+            groups=groups_line(self.design),
+            coefficients=self.coefficients,
+            vcov=self.vcov,
+            notes=tuple(notes),
+            messages=self.messages,
+        )
+
+    def __repr__(self) -> str:
+        lines = [
+            f"GlmmFit (ML, {self.approximation}, {self.family.name} {self.family.link.name}): {self.design.formula}",
+            f"  -2 logLik: {self.objective:.4f}   logLik: {self.loglik:.4f}   AIC: {self.aic:.4f}   nobs: {self.nobs}",
+            "  fixed effects: " + ", ".join(f"{k} = {v:.4g}" for k, v in self.fixef.items()),
+            "  theta: " + ", ".join(f"{k} = {v:.4g}" for k, v in zip(self.theta_names, self.theta)),
+        ]
+        lines += [f"  warning: {m}" for m in self.messages]
+        return "\n".join(lines)
+
+
+def _check_type(kind: str) -> None:
+    if kind not in PREDICTION_TYPES:
+        raise BayesmixedError(f"unknown type {kind!r}; choose one of {', '.join(PREDICTION_TYPES)}")
