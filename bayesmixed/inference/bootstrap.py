@@ -1,0 +1,204 @@
+"""The parametric bootstrap: simulate from a fitted model, refit, collect a statistic (the lecture's six steps).
+
+Replicate i draws its response from `np.random.SeedSequence(seed).spawn(n)[i]`, inside the task that
+refits it, so the results are the same whatever `n_jobs` and whichever joblib backend runs the tasks
+(`with joblib.parallel_backend("dask"):` sends them to a Dask cluster).  A refit that fails is
+counted and left out, not fatal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BayesmixedError
+from .fits import check_same_data, fit_label, require_frequentist
+from .lrt import prepare_for_comparison
+from .parameters import embed_theta
+from .refit import LmmResponseModel, RefitFailure
+
+# Replicates per joblib task: enough to amortise a task's overhead, few enough for a live progress bar.
+MAX_CHUNK = 50
+TASKS_PER_WORKER = 8
+
+
+@dataclass(frozen=True)
+class ReplicateRun:
+    """Statistics of n replicates (a row of NaN where the refit failed) and why the failures failed."""
+
+    values: np.ndarray
+    failures: tuple[str, ...]
+    entropy: int
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+
+def _run_chunk(replicate: Callable[[np.random.Generator], Any], seeds: Sequence[np.random.SeedSequence]) -> list:
+    results = []
+    for seed in seeds:
+        try:
+            results.append((np.atleast_1d(np.asarray(replicate(np.random.default_rng(seed)), dtype=float)), None))
+        except (RefitFailure, BayesmixedError, ArithmeticError, ValueError, np.linalg.LinAlgError) as error:
+            results.append((None, f"{type(error).__name__}: {error}"))
+    return results
+
+
+def run_replicates(replicate: Callable[[np.random.Generator], Any], n: int, size: int, seed: int | None,
+                   n_jobs: int | None, progress: bool, description: str) -> ReplicateRun:
+    """Call `replicate(rng)` for n independent generators through joblib; each call returns `size` numbers."""
+    import joblib
+
+    if n < 1:
+        raise BayesmixedError(f"the bootstrap needs at least one simulation; got n = {n}")
+    root = np.random.SeedSequence(seed)
+    children = root.spawn(n)
+    workers = max(1, joblib.effective_n_jobs(n_jobs))
+    chunk = max(1, min(MAX_CHUNK, math.ceil(n / (TASKS_PER_WORKER * workers))))
+    starts = list(range(0, n, chunk))
+    values = np.full((n, size), np.nan)
+    failures: list[str] = []
+    tasks = (joblib.delayed(_run_chunk)(replicate, children[start:start + chunk]) for start in starts)
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    with _progress_bar(progress, description, n) as advance:
+        for start, chunk_results in zip(starts, results):
+            for offset, (value, failure) in enumerate(chunk_results):
+                if failure is None:
+                    values[start + offset] = value
+                else:
+                    failures.append(failure)
+            advance(len(chunk_results))
+    return ReplicateRun(values, tuple(failures), int(root.entropy))
+
+
+class _progress_bar:
+    """A rich progress bar on stderr (nothing when progress is False); `advance(k)` moves it on."""
+
+    def __init__(self, progress: bool, description: str, total: int):
+        self.progress, self.description, self.total = progress, description, total
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.progress:
+            return lambda steps: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.description, total=self.total)
+        return lambda steps: self.bar.update(task, advance=steps)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@dataclass(frozen=True, eq=False)
+class LrtReplicate:
+    """One bootstrap replicate of the LRT: y from the null fit, both models refitted, 2(ℓ₁ − ℓ₀) returned."""
+
+    null_fit: Any
+    null: LmmResponseModel
+    big: LmmResponseModel
+    null_theta: np.ndarray
+    big_theta: np.ndarray
+
+    def __call__(self, rng: np.random.Generator) -> float:
+        y = self.null_fit.simulate(1, seed=rng)[0]
+        small = self.null.refit(y, [self.null_theta])
+        # Starting the bigger model also where it reproduces the smaller one's refit keeps it from
+        # stopping above that refit's criterion, which would give a negative statistic.
+        nested_start = embed_theta(self.null.design, self.big.design, small.theta)
+        big = self.big.refit(y, [self.big_theta, nested_start])
+        return small.objective - big.objective
+
+
+@dataclass(frozen=True)
+class BootstrapLRT:
+    """Parametric-bootstrap likelihood-ratio test.
+
+    stat: observed 2(ℓ_big − ℓ_small); p_value: share of simulated statistics >= stat; mc_se: its Monte
+    Carlo standard error √(p(1−p)/n_ok); simulated: the statistics of the successful refits.
+    """
+
+    stat: float
+    p_value: float
+    mc_se: float
+    simulated: np.ndarray
+    n_failed: int
+    n: int
+    df: int
+    chisq_p: float
+    seed_entropy: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_ok(self) -> int:
+        return int(self.simulated.size)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: stat, df, the χ² p-value, the bootstrap p-value, its Monte Carlo SE, simulations, failures."""
+        return pd.DataFrame(
+            {"stat": [self.stat], "df": [self.df], "p_chisq": [self.chisq_p], "p_bootstrap": [self.p_value],
+             "mc_se": [self.mc_se], "n_ok": [self.n_ok], "n_failed": [self.n_failed]},
+            index=pd.Index(["LRT"], name="test"),
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"Parametric bootstrap LRT ({self.n_ok} of {self.n} simulations refitted"
+            + (f", {self.n_failed} failed" if self.n_failed else "") + ")",
+            f"  statistic 2Δℓ = {self.stat:.4f} on {self.df} df",
+            f"  bootstrap p = {self.p_value:.4f} (Monte Carlo SE {self.mc_se:.4f})   χ² p = {self.chisq_p:.4g}",
+        ]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jobs: int | None = 1,
+                  progress: bool = True, refit: bool = True) -> BootstrapLRT:
+    """Parametric bootstrap of the likelihood-ratio statistic 2(ℓ₁ − ℓ₀), m0 nested in m1: simulate n
+    responses from m0, refit both models to each, p = share of simulated statistics >= the observed one.
+
+    REML fits are refitted by ML first (as anova does; refit=False keeps REML when the fixed effects
+    agree).  Refits start at the observed θ̂ (warm start).  Reproducible by seed whatever n_jobs; under
+    `with joblib.parallel_backend("dask"):` the refits run on the Dask cluster.
+    """
+    require_frequentist([m0, m1], "bootstrap_lrt")
+    check_same_data([m0, m1], "bootstrap_lrt")
+    prepared, notes = prepare_for_comparison({"m0": m0, "m1": m1}, refit, "bootstrap_lrt")
+    small, big = prepared["m0"], prepared["m1"]
+    if small.npar >= big.npar:
+        raise BayesmixedError(
+            f"bootstrap_lrt(m0, m1) needs m0 nested in m1 with fewer parameters; m0 {fit_label(m0)!r} has "
+            f"{small.npar} and m1 {fit_label(m1)!r} has {big.npar} (swap them?)"
+        )
+    observed = 2.0 * (big.loglik - small.loglik)
+    replicate = LrtReplicate(small, LmmResponseModel.of(small), LmmResponseModel.of(big),
+                             np.asarray(small.theta, dtype=float), np.asarray(big.theta, dtype=float))
+    run = run_replicates(replicate, n, 1, seed, n_jobs, progress, "bootstrap LRT")
+    simulated = run.values[:, 0]
+    simulated = simulated[np.isfinite(simulated)]
+    if simulated.size == 0:
+        raise BayesmixedError(f"every bootstrap refit failed; first reason: {run.failures[0]}")
+    p_value = float(np.mean(simulated >= observed))
+    if run.n_failed:
+        notes.append(f"{run.n_failed} of {n} refits failed and were left out (first: {run.failures[0]})")
+    from scipy import stats
+
+    df = int(big.npar - small.npar)
+    return BootstrapLRT(
+        stat=float(observed), p_value=p_value, mc_se=float(np.sqrt(p_value * (1 - p_value) / simulated.size)),
+        simulated=simulated, n_failed=run.n_failed, n=n, df=df, chisq_p=float(stats.chi2.sf(max(observed, 0.0), df)),
+        seed_entropy=run.entropy, notes=tuple(notes),
+    )

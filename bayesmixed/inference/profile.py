@@ -1,0 +1,192 @@
+"""Profile-likelihood intervals of a linear mixed model, as lme4's profile() and confint(method = "profile").
+
+For a parameter φ with the others maximised out, ζ(φ) = sign(φ − φ̂) √(d(φ) − d(φ̂)), d the ML deviance;
+the level-α interval is where |ζ| <= z_{(1+α)/2}.  Like lme4 the deviance is the ML one (REML fits are
+refitted by ML), the variance parameters are the sds, correlations and σ, and β_j is profiled by moving
+X_j β_j into the offset and refitting θ.  lme4 interpolates a spline through the profile; here the
+crossing is found by root-finding on ζ itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import nlopt
+import numpy as np
+from scipy import optimize
+
+from ..design.types import Design
+from ..engines.lmm.factor import factorize
+from ..engines.lmm.objective import ProfiledCriterion, unprofiled_deviance
+from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
+from ..engines.lmm.system import PlsSystem, build_system
+from ..errors import BayesmixedError
+from .parameters import sdcor_bounds, sdcor_from_theta, theta_from_sdcor
+
+# A deviance for impossible correlation matrices: finite, so that BOBYQA's quadratic model survives it.
+INFEASIBLE = 1e12
+# Relative accuracy of the crossing points, and the most outward steps taken while bracketing one.
+ROOT_XTOL = 1e-7
+MAX_BRACKET_STEPS = 40
+# A lower deviance than the fit's by more than this means the fit was not at its optimum.
+DEVIANCE_TOL = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class VarianceDeviance:
+    """d(sd/cor, σ): the ML deviance with β at its optimum (lme4's devfun2); INFEASIBLE off the parameter space."""
+
+    design: Design
+    system: PlsSystem
+
+    def __call__(self, sdcor: np.ndarray) -> float:
+        if sdcor[-1] <= 0:
+            return INFEASIBLE
+        try:
+            theta = theta_from_sdcor(self.design, sdcor)
+        except ValueError:
+            return INFEASIBLE
+        return unprofiled_deviance(factorize(self.system, theta), sdcor[-1], reml=False)
+
+
+def _bobyqa_bounded(fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                    scale: np.ndarray) -> tuple[np.ndarray, float]:
+    """min fun over the box [lower, upper] by BOBYQA on coordinates divided by `scale` (so steps compare)."""
+    best = {"value": np.inf, "x": np.clip(start, lower, upper)}
+
+    def scaled(z: np.ndarray, _gradient: np.ndarray) -> float:
+        x = z * scale
+        value = fun(x)
+        if value < best["value"]:
+            best["value"], best["x"] = value, x.copy()
+        return value
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
+    opt.set_lower_bounds(lower / scale)
+    opt.set_upper_bounds(upper / scale)
+    opt.set_xtol_abs(1e-10)
+    opt.set_ftol_abs(1e-10)
+    opt.set_xtol_rel(1e-8)
+    opt.set_maxeval(20_000)
+    opt.set_initial_step(0.05)
+    opt.set_min_objective(scaled)
+    try:
+        opt.optimize(best["x"] / scale)
+    except nlopt.RoundoffLimited:
+        pass  # best-so-far is the answer when the criterion is flat to machine precision
+    return best["x"], best["value"]
+
+
+@dataclass
+class Profile:
+    """ζ of one parameter, evaluated on demand and cached: `zeta(value)`.
+
+    `optimum(value)` maximises the likelihood over the other parameters with this one fixed, warm-started
+    from the nearest value already profiled.
+    """
+
+    estimate: float
+    base: float
+    optimum: Callable[[float, np.ndarray], tuple[float, np.ndarray]]
+    start: np.ndarray
+    visited: dict[float, np.ndarray] = field(default_factory=dict)
+    lower_deviance: float = np.inf
+
+    def zeta(self, value: float) -> float:
+        nearest = min(self.visited, key=lambda v: abs(v - value)) if self.visited else None
+        start = self.start if nearest is None else self.visited[nearest]
+        deviance, others = self.optimum(value, start)
+        self.visited[value] = others
+        self.lower_deviance = min(self.lower_deviance, deviance)
+        return float(np.sign(value - self.estimate) * np.sqrt(max(deviance - self.base, 0.0)))
+
+    def crossing(self, target: float, first_step: float, bound: float) -> float:
+        """The value where ζ = target (target's sign picks the side), or `bound` when ζ stays short of it.
+
+        Steps outward by secant extrapolation of ζ until the target is bracketed, then solves by Brent.
+        """
+        direction = np.sign(target)
+        if (bound - self.estimate) * direction <= 0:
+            return bound
+        previous_x, previous_z = self.estimate, 0.0
+        x = self._towards(bound, self.estimate + direction * abs(first_step))
+        for _ in range(MAX_BRACKET_STEPS):
+            z = self.zeta(x)
+            if (z - target) * direction >= 0:
+                tolerance = ROOT_XTOL * max(abs(x), abs(previous_x), 1e-8)
+                return float(optimize.brentq(lambda v: self.zeta(v) - target, previous_x, x, xtol=tolerance))
+            if x == bound:
+                return bound
+            step = x - previous_x
+            slope = (z - previous_z) / step
+            # Extrapolate the secant 10% past the target (to bracket it), growing at most fourfold a step.
+            wanted = 1.1 * (target - z) / slope if slope * direction > 0 else 4 * step
+            step = np.clip(wanted, -4 * abs(step), 4 * abs(step))
+            previous_x, previous_z = x, z
+            x = self._towards(bound, x + step)
+        raise BayesmixedError(f"the profile did not reach ζ = {target:.3g} within {MAX_BRACKET_STEPS} steps")
+
+    def _towards(self, bound: float, x: float) -> float:
+        """x, or the bound when x is past it."""
+        return float(min(x, bound) if bound >= self.estimate else max(x, bound))
+
+
+def variance_profile(fit, index: int) -> Profile:
+    """Profile of the index-th sd/cor/σ parameter of an ML fit (REML fits must be refitted first)."""
+    design = fit.design
+    deviance = VarianceDeviance(design, build_system(design))
+    estimates = sdcor_from_theta(design, fit.theta, fit.sigma)
+    lower, upper = sdcor_bounds(design)
+    scale = np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3 * fit.sigma), 1.0)
+    others = np.arange(estimates.size) != index
+
+    def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        def restricted(sub: np.ndarray) -> float:
+            full = estimates.copy()
+            full[index], full[others] = value, sub
+            return deviance(full)
+
+        if not others.any():
+            return restricted(np.zeros(0)), np.zeros(0)
+        return _swap(_bobyqa_bounded(restricted, start, lower[others], upper[others], scale[others]))
+
+    return Profile(estimate=float(estimates[index]), base=fit.objective, optimum=optimum, start=estimates[others])
+
+
+def _swap(pair: tuple[np.ndarray, float]) -> tuple[float, np.ndarray]:
+    return pair[1], pair[0]
+
+
+def fixed_effect_profile(fit, index: int) -> Profile:
+    """Profile of β_j: X_j β_j moves into the offset and θ is refitted by ML for each value (lme4's way)."""
+    design = fit.design
+    column = design.X[:, index]
+    reduced = dataclasses.replace(
+        design,
+        X=np.delete(design.X, index, axis=1),
+        fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
+    )
+    settings = OptimizerSettings(ftol_abs=1e-10, xtol_rel=1e-8)
+
+    def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        shifted = dataclasses.replace(reduced, offset=design.offset + column * value)
+        criterion = ProfiledCriterion(build_system(shifted), reml=False)
+        result = minimize_criterion(criterion, start, design.theta_lower, settings)
+        return result.value, result.theta
+
+    return Profile(estimate=float(fit.beta[index]), base=fit.objective, optimum=optimum,
+                   start=np.asarray(fit.theta, dtype=float))
+
+
+def profile_interval(profile: Profile, z: float, first_step: float, lower: float, upper: float) -> tuple[float, float]:
+    """(lower, upper) where ζ crosses −z and +z, clipped to the parameter's bounds."""
+    low = profile.crossing(-z, first_step, lower)
+    high = profile.crossing(z, first_step, upper)
+    if profile.lower_deviance < profile.base - DEVIANCE_TOL:
+        raise BayesmixedError(
+            f"profiling found a deviance {profile.base - profile.lower_deviance:.3g} below the fit's: the fit had "
+            "not reached its optimum; refit (e.g. from a different start) before computing intervals"
+        )
+    return low, high
