@@ -23,6 +23,13 @@ STEP_TOL = 1e-10
 # Below this Newton decrement δ'(gradient) a full step cannot raise the penalised deviance by more
 # than round-off, so it is taken without the step-halving check (which round-off would confuse).
 SMALL_DECREMENT = 1e-8
+# Relative to the penalised deviance, a decrement this small also means converged: it is ~STEP_TOL²
+# in regular problems, and it is what stops a coefficient that runs off to ±∞ under separation
+# (its steps stay near 1 while the deviance they gain vanishes).
+DECREMENT_TOL = 1e-20
+# Where fitted means are clamped at the edge of their range (ε from 0 or 1), the decrement stalls above
+# DECREMENT_TOL: a small decrement with a penalised deviance that no longer changes is convergence too.
+STALL_TOL = 1e-13
 MAX_ITERATIONS = 100
 MAX_HALVINGS = 20
 # Profiling β converges linearly (the log-determinant's curvature is left out of the Hessian);
@@ -118,6 +125,16 @@ def _moving_term(design: Design, step: np.ndarray) -> str:
     return label
 
 
+def _converged(step: np.ndarray, decrement: float, change: float, penalised: float) -> bool:
+    """The step is below STEP_TOL, or the decrement negligible, or small and the deviance stalled."""
+    scale = 1.0 + abs(penalised)
+    return bool(
+        np.max(np.abs(step), initial=0.0) <= STEP_TOL
+        or decrement <= DECREMENT_TOL * scale
+        or (decrement <= SMALL_DECREMENT and change <= STALL_TOL * scale)
+    )
+
+
 def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, estimate_beta: bool) -> Modes:
     """Conditional modes at θ (given through `rows` = ZΛ(θ)), starting from (u, β).
 
@@ -126,7 +143,7 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
     X, q = problem.X, rows.q
     eta = problem.linear_predictor(rows, u, beta)
     deviance = problem.conditional_deviance(eta)
-    failure, factor, step = None, None, np.zeros(0)
+    failure, factor, step, change = None, None, np.zeros(0), np.inf
     for iteration in range(1, MAX_ITERATIONS + 1):
         weights, score = problem.working(eta)
         gradient = rows.transpose_times(score) - u
@@ -138,10 +155,10 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
             factor, failure = None, "the weighted cross-product matrix is not positive definite"
             break
         step = factor.solve(gradient)
-        if np.max(np.abs(step), initial=0.0) <= STEP_TOL:
-            return Modes(u, beta, eta, factor, deviance, iteration, None)
         penalised = deviance + u @ u
         decrement = step @ gradient
+        if _converged(step, decrement, change, penalised):
+            return Modes(u, beta, eta, factor, deviance, iteration, None)
         fraction = 1.0
         for _ in range(MAX_HALVINGS):
             new_u = u + fraction * step[:q]
@@ -157,6 +174,7 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
                 "kept moving)"
             )
             break
+        change = abs(penalised - new_deviance - new_u @ new_u)
         u, beta, eta, deviance = new_u, new_beta, new_eta, new_deviance
     else:
         failure = f"no convergence in {MAX_ITERATIONS} iterations (the modes of {_moving_term(problem.design, step)} kept moving)"
@@ -209,7 +227,7 @@ def _profile_from(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.nda
     """The Gauss-Newton iteration of `profiled_modes` from (u, β)."""
     X, q = problem.X, rows.q
     eta = problem.linear_predictor(rows, u, beta)
-    previous = np.inf
+    previous, change, penalised = np.inf, np.inf, problem.conditional_deviance(eta) + u @ u
     for _ in range(PROFILE_ITERATIONS):
         weights, score = problem.working(eta)
         factor = factorize(rows, X, weights)
@@ -217,13 +235,15 @@ def _profile_from(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.nda
         gradient = np.concatenate([rows.transpose_times(score) - u, X.T @ score - 0.5 * logdet_gradient])
         step = factor.solve(gradient)
         size = np.max(np.abs(step), initial=0.0)
-        if size <= PROFILE_TOL:
+        if size <= PROFILE_TOL or _converged(step, step @ gradient, change, penalised):
             break
         if not np.isfinite(size) or size > previous:
             raise ProfileFailure(f"the β-profiling steps stopped shrinking (step {size:.3g})")
         previous = size
         u, beta = u + step[:q], beta + step[q:]
         eta = problem.linear_predictor(rows, u, beta)
+        new_penalised = problem.conditional_deviance(eta) + u @ u
+        change, penalised = abs(penalised - new_penalised), new_penalised
     else:
         raise ProfileFailure(f"the β-profiling steps did not settle in {PROFILE_ITERATIONS} iterations")
     return pirls(problem, rows, u, beta, estimate_beta=False)

@@ -1,14 +1,13 @@
 """Standard errors of β̂ as glmer computes them, and lme4's convergence checks.
 
 glmer's vcov (use.hessian = TRUE) is 2 H⁻¹ restricted to β, H the central-difference Hessian
-(step 1e-4, lme4's deriv12) of its stage-2 deviance function over (θ, β).  For the Laplace
-deviance that function is not the converged one: each call runs PIRLS in u from one fixed linear
-predictor η₀ (the first stage's), with full steps until |Δpdev|/pdev < 1e-7, and takes the
-log-determinant from the last step's weights - one step behind the modes.  That lag is smooth in
-(θ, β) and moves H by up to ~1% (cbpp), so to give glmer's standard errors the Hessian is taken of
-that same function (`Lme4Laplace`); the estimates themselves come from the converged deviance, which
-is never higher.  For nagq > 1 lme4 converges PIRLS twice and its AGQ deviance has no such lag: the
-Hessian is taken of the converged AGQ deviance.
+(step 1e-4, lme4's deriv12) of its stage-2 deviance function over (θ, β).  That function is not the
+converged deviance: each call runs PIRLS in u from one fixed linear predictor η₀ (the first stage's),
+with full steps until |Δpdev|/pdev < 1e-7, and takes the factor L - the log-determinant, and for AGQ
+the nodes' scales 1/L_jj - from the last step's weights, one step behind the modes.  That lag is
+smooth in (θ, β) and moves H by up to ~1% (cbpp, Laplace; AGQ with few nodes is sensitive to it
+too), so to give glmer's standard errors the Hessian is taken of that same function
+(`Lme4Deviance`).  The estimates themselves minimise the converged deviance, which is never higher.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .deviance import DevianceFunction, saturated_constant
-from .pirls import Problem
+from .pirls import Modes, Problem
 from .system import ThetaRows, factorize
 
 # lme4's glmerControl(tolPwrss) and its PIRLS iteration and step-halving limits.
@@ -32,8 +31,9 @@ GRADIENT_TOL = 2e-3
 
 
 @dataclass(eq=False)
-class Lme4Laplace:
-    """(θ, β) -> glmer's stage-2 Laplace deviance: PIRLS from the fixed η₀, lme4's stopping rule."""
+class Lme4Deviance:
+    """(θ, β) -> glmer's stage-2 deviance (Laplace or AGQ): PIRLS from the fixed η₀, lme4's stopping
+    rule, the factor from the last step's weights."""
 
     deviance: DevianceFunction
     eta0: np.ndarray
@@ -59,7 +59,8 @@ class Lme4Laplace:
             eta = fixed + rows.times(u)
             pdev = problem.conditional_deviance(eta) - self.constant + u @ u
             if abs((old - pdev) / pdev) < LME4_PIRLS_TOL:
-                return problem.conditional_deviance(eta) + u @ u + factor.logdet_random
+                modes = Modes(u, params[n_theta:], eta, factor, problem.conditional_deviance(eta), 0, None)
+                return self.deviance.value(modes, rows)
             for _ in range(LME4_MAX_HALVINGS):
                 if np.isfinite(pdev) and pdev <= old:
                     break
@@ -136,18 +137,16 @@ class Derivatives:
 
 
 def derivatives_at(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray) -> Derivatives:
-    """glmer's Hessian and vcov at (θ, β), and the gradient of the converged deviance there."""
+    """glmer's Hessian and vcov at (θ, β), and the gradient of the converged deviance there (fixed PIRLS
+    start, so that it is a deterministic function for the differences); η₀ is the linear predictor of
+    PIRLS with β free at θ, where lme4's first stage ends."""
     params = np.concatenate([theta, beta])
     at_optimum, _ = deviance.modes(theta, beta)
     deviance.fixed_start = at_optimum.u
     try:
-        if deviance.nagq == 1:
-            eta0 = deviance.modes(theta, None)[0].eta
-            lme4_laplace = Lme4Laplace(deviance, eta0)
-            _, hessian = central_derivatives(lme4_laplace, params, lme4_laplace(params))
-            gradient = central_gradient(deviance.stage2, params)
-        else:
-            gradient, hessian = central_derivatives(deviance.stage2, params, deviance.stage2(params))
+        lme4_deviance = Lme4Deviance(deviance, deviance.modes(theta, None)[0].eta)
+        _, hessian = central_derivatives(lme4_deviance, params, lme4_deviance(params))
+        gradient = central_gradient(deviance.stage2, params)
     finally:
         deviance.fixed_start = None
     return Derivatives(gradient, hessian, vcov_from_hessian(hessian, theta.size))
