@@ -51,13 +51,14 @@ def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: in
         from .samplers import run_numba_nuts
 
         model = pack_model(design, layout, prior_set)
-        inits = initial_points(design, layout, prior_set, chains, seed)
-        packed = time.perf_counter()
         dense = dense_metric if dense_metric is not None else layout.size <= 60
-        output = run_numba_nuts(model, inits, draws=draws, tune=tune, seed=seed, dense=dense, target_accept=target_accept,
-                                max_depth=max_depth, progressbar=progressbar, cores=cores)
+        inits, metric = starting_points(design, layout, prior_set, model, chains, seed, dense)
+        packed = time.perf_counter()
+        output = run_numba_nuts(model, inits, draws=draws, tune=tune, seed=seed, dense=dense, initial_inverse_metric=metric,
+                                target_accept=target_accept, max_depth=max_depth, progressbar=progressbar, cores=cores)
         unconstrained, stats = output.draws, output.stats
-        timings = {"prepare": packed - started, "sampling": time.perf_counter() - packed}
+        timings = {"prepare": packed - started, "sampling": time.perf_counter() - packed,
+                   "warmup_gradients": float(output.warmup_steps.sum()), "sampling_gradients": float(stats[..., 1].sum())}
     else:
         from .pymc_model import sample_with_pymc
 
@@ -95,8 +96,8 @@ def choose_route(design, marginalize: bool | None, sampler: str) -> int:
     return MARGINAL if marginalize else FULL
 
 
-def initial_points(design, layout: ParameterLayout, priors: PriorSet, chains: int, seed) -> np.ndarray:
-    """Per chain: least squares β (link scale for GLMs), residual σ, sds at a fifth of their prior scale, jittered."""
+def initial_point(design, layout: ParameterLayout, priors: PriorSet) -> np.ndarray:
+    """Least squares β (link scale for GLMs), residual σ, sds at a fifth of their prior scale, u = 0."""
     x0 = np.zeros(layout.size)
     y = np.asarray(design.y, dtype=float)
     if design.family == "gaussian":
@@ -115,9 +116,33 @@ def initial_points(design, layout: ParameterLayout, priors: PriorSet, chains: in
             prior = priors[f"sd({t.group}:{column})"]
             scale = prior.param("sigma") if "sigma" in dict(prior.params) else 1.0 / prior.param("lam")
             x0[t.sd_index + c] = np.log(scale / 5.0)
+    return x0
+
+
+def starting_points(design, layout: ParameterLayout, priors: PriorSet, model: tuple, chains: int, seed,
+                    dense: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Chain starts drawn around the Laplace mode with its covariance, and the initial inverse metric
+    ((D, D) when dense, else its diagonal); see start.py."""
+    from .start import laplace_start
+
+    x0 = initial_point(design, layout, priors)
+    if layout.route == MARGINAL:
+        coordinates = np.arange(layout.size)
+    else:  # β and log σ: the random-effect coordinates have no curvature to speak of at u = 0
+        coordinates = np.arange(layout.p + (1 if layout.sigma_index >= 0 else 0))
+    mode, covariance = laplace_start(model, x0, coordinates)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(chains + 1)[-1])
-    jitter = rng.uniform(-0.1, 0.1, size=(chains, layout.size))
-    return x0 + jitter * np.maximum(1.0, 0.01 * np.abs(x0))
+    inits = np.repeat(mode[None, :], chains, axis=0)
+    inits[:, coordinates] += rng.standard_normal((chains, coordinates.size)) @ np.linalg.cholesky(covariance).T
+    others = np.setdiff1d(np.arange(layout.size), coordinates)
+    inits[:, others] += rng.uniform(-0.5, 0.5, size=(chains, others.size))
+    diagonal = np.ones(layout.size)
+    diagonal[coordinates] = np.diag(covariance)
+    if not dense:
+        return inits, diagonal
+    metric = np.diag(diagonal)
+    metric[np.ix_(coordinates, coordinates)] = covariance
+    return inits, metric
 
 
 def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, chains: int, seed) -> np.ndarray:

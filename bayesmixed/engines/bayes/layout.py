@@ -112,12 +112,14 @@ def pack_model(design, layout: ParameterLayout, priors: PriorSet) -> tuple:
         ints[HEADER_INTS + TERM_INTS * i : HEADER_INTS + TERM_INTS * (i + 1)] = (
             t.k, int(t.correlated), t.n_levels, t.sd_index, t.corr_index, t.u_index, t.column_offset, prior_row)
         prior_row += t.k + 1
-    X = np.ascontiguousarray(design.X, dtype=np.float64)
-    y = np.ascontiguousarray(design.y, dtype=np.float64)
-    offset = np.ascontiguousarray(design.offset if design.offset is not None else np.zeros(n), dtype=np.float64)
-    trials = np.ascontiguousarray(design.trials if design.trials is not None else np.ones(n), dtype=np.float64)
-    zmat = np.ascontiguousarray(np.hstack([np.asarray(t.matrix, dtype=np.float64) for t in design.terms]) if n_terms else np.zeros((n, 0)))
-    codes = np.ascontiguousarray(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), dtype=np.int64)
+    # Fresh writeable C-contiguous copies: a read-only array would be a different numba type and
+    # compile the kernel and the sampler a second time.
+    X = writable(design.X)
+    y = writable(design.y)
+    offset = writable(design.offset if design.offset is not None else np.zeros(n))
+    trials = writable(design.trials if design.trials is not None else np.ones(n))
+    zmat = writable(np.hstack([t.matrix for t in design.terms]) if n_terms else np.zeros((n, 0)))
+    codes = writable(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), np.int64)
     n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
     ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
     if layout.route == MARGINAL:
@@ -127,6 +129,10 @@ def pack_model(design, layout: ParameterLayout, priors: PriorSet) -> tuple:
     else:
         ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
     return (ints, prior_table(layout, priors, design), X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)
+
+
+def writable(values, dtype=np.float64) -> np.ndarray:
+    return np.array(values, dtype=dtype, order="C", copy=True)
 
 
 def group_statistics(X: np.ndarray, y: np.ndarray, zmat: np.ndarray, codes: np.ndarray, n_groups: int):

@@ -17,7 +17,7 @@ import numpy as np
 from .kernels import cholesky_inplace, compiled, log_density
 
 # Indices into a chain's float state.
-LP, STEP, MU, S_BAR, X_BAR, DA_COUNT, WELFORD_N = range(7)
+LP, STEP, MU, S_BAR, X_BAR, DA_COUNT, WELFORD_N, WARMUP_STEPS = range(8)
 N_STATS = 7  # per draw: tree depth, leapfrog steps, diverging, energy, step size, acceptance, log density
 
 
@@ -267,6 +267,7 @@ def run_iterations(model, x, grad, scalars, inv_diag, inv_dense, chol_dense, wel
             x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, max_depth, model, wrk, ckpt_p, ckpt_rho)
         scalars[LP] = lp
         if it < n_tune:
+            scalars[WARMUP_STEPS] += n_steps
             # dual averaging (Hoffman & Gelman 2014, Stan's constants γ = 0.05, t0 = 10, κ = 0.75)
             scalars[DA_COUNT] += 1.0
             count = scalars[DA_COUNT]

@@ -18,6 +18,7 @@ class ChainOutput:
     draws: np.ndarray  # (chains, draws, D) unconstrained
     stats: np.ndarray  # (chains, draws, 7): depth, steps, diverging, energy, step size, acceptance, lp
     inverse_metric: np.ndarray  # (chains, D) diagonal of the adapted inverse metric
+    warmup_steps: np.ndarray  # (chains,) leapfrog steps (gradient evaluations) spent tuning
 
 
 def progress_wanted(progressbar: bool | None) -> bool:
@@ -30,17 +31,23 @@ def progress_wanted(progressbar: bool | None) -> bool:
 
 
 def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, seed, dense: bool,
-                   target_accept: float = 0.8, max_depth: int = 10, progressbar: bool | None = None,
-                   cores: int | None = None) -> ChainOutput:
-    """Sample len(inits) chains of the packed model with the numba NUTS; chains run in parallel threads."""
-    from .nuts import N_STATS, STEP, run_iterations, warmup_schedule
+                   initial_inverse_metric: np.ndarray | None = None, target_accept: float = 0.8, max_depth: int = 10,
+                   progressbar: bool | None = None, cores: int | None = None) -> ChainOutput:
+    """Sample len(inits) chains of the packed model with the numba NUTS; chains run in parallel threads.
+
+    initial_inverse_metric: (D, D) (dense) or (D,) (diagonal) guess used until the first warm-up window ends.
+    """
+    from .nuts import N_STATS, STEP, WARMUP_STEPS, run_iterations, warmup_schedule
 
     chains, D = inits.shape
     streams = np.random.SeedSequence(seed).spawn(chains)
     schedule = warmup_schedule(tune)
     out_draws = np.empty((chains, draws, D))
     out_stats = np.empty((chains, draws, N_STATS))
-    inverse_diag = np.ones((chains, D))
+    start_metric = np.ones(D) if initial_inverse_metric is None else np.asarray(initial_inverse_metric, dtype=float)
+    start_dense = start_metric if start_metric.ndim == 2 else np.diag(start_metric)
+    inverse_diag = np.tile(np.diag(start_dense), (chains, 1))
+    warmup_steps = np.zeros(chains)
     total = tune + draws
     bar = _ProgressBar(chains * total, f"Sampling {chains} chains") if progress_wanted(progressbar) else None
     dense_size = D if dense else 0
@@ -48,10 +55,10 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
     def run_chain(c: int) -> None:
         x = np.ascontiguousarray(inits[c], dtype=np.float64).copy()
         grad = np.zeros(D)
-        scalars = np.zeros(7)
+        scalars = np.zeros(8)
         scalars[STEP] = 0.1
-        inv_dense = np.eye(dense_size)
-        chol_dense = np.eye(dense_size)
+        inv_dense = start_dense.copy() if dense else np.eye(0)
+        chol_dense = np.linalg.cholesky(start_dense) if dense else np.eye(0)
         rng = streams[c].generate_state(4, dtype=np.uint64)
         welford = (np.zeros(D), np.zeros(D), np.zeros((dense_size, dense_size)))
         for start in range(0, total, CHUNK):
@@ -60,6 +67,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
                            schedule, float(target_accept), int(max_depth), start, stop, tune, out_draws[c], out_stats[c])
             if bar is not None:
                 bar.advance(stop - start)
+        warmup_steps[c] = scalars[WARMUP_STEPS]
 
     workers = max(1, min(chains, cores or os.cpu_count() or 1))
     try:
@@ -72,7 +80,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
     finally:
         if bar is not None:
             bar.close()
-    return ChainOutput(out_draws, out_stats, inverse_diag)
+    return ChainOutput(out_draws, out_stats, inverse_diag, warmup_steps)
 
 
 class _ProgressBar:
