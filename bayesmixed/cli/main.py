@@ -140,6 +140,31 @@ def fit_command(
     console.print(str(result.summary()), highlight=False, markup=False)
 
 
+@app.command("compare")
+def compare_command(
+    formula0: str = typer.Argument(..., help="the smaller (null) model's formula"),
+    formula1: str = typer.Argument(..., help="the bigger model's formula, with formula0 nested in it"),
+    data: str = typer.Argument(..., help="bundled data set name or CSV path"),
+    bootstrap: int = typer.Option(0, "--bootstrap", "-b", help="parametric-bootstrap simulations (0: none)"),
+    seed: int = typer.Option(None, help="random seed of the bootstrap"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+) -> None:
+    """Likelihood-ratio test of two nested models, both fitted by ML (lme4's anova), and optionally its
+    parametric bootstrap (the smaller model simulated, both refitted)."""
+    from ..inference import anova, bootstrap_lrt
+    from ..model import Model
+
+    def fits():
+        frame = read_data(data)
+        return Model(formula0, frame, family=family).fit("ml"), Model(formula1, frame, family=family).fit("ml")
+
+    small, big = sorted(run_reporting_errors(fits), key=lambda fit: fit.npar)
+    console.print(str(run_reporting_errors(lambda: anova(small, big))), highlight=False, markup=False)
+    if bootstrap:
+        result = run_reporting_errors(lambda: bootstrap_lrt(small, big, n=bootstrap, seed=seed))
+        console.print(str(result), highlight=False, markup=False)
+
+
 def main() -> None:
     app()
 

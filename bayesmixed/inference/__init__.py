@@ -2,8 +2,11 @@
 bootstrap, profile/bootstrap/Wald intervals, AIC/BIC tables, PSIS-LOO/WAIC, and a side-by-side table."""
 
 from .bootstrap import BootstrapLRT, bootstrap_lrt
+from .compare import ParetoKWarning, compare
 from .confint import confint
 from .lrt import aic_table, anova
+from .side_by_side import SideBySide, side_by_side
 from .table import NotedFrame
 
-__all__ = ["BootstrapLRT", "NotedFrame", "aic_table", "anova", "bootstrap_lrt", "confint"]
+__all__ = ["BootstrapLRT", "NotedFrame", "ParetoKWarning", "SideBySide", "aic_table", "anova", "bootstrap_lrt",
+           "compare", "confint", "side_by_side"]

@@ -20,7 +20,7 @@ from ..errors import BayesmixedError
 from .fits import check_same_data, fit_label, require_frequentist
 from .lrt import prepare_for_comparison
 from .parameters import embed_theta
-from .refit import LmmResponseModel, RefitFailure
+from .refit import RefitFailure, embed_fixef, response_model, start_of
 
 # Replicates per joblib task: enough to amortise a task's overhead, few enough for a live progress bar.
 MAX_CHUNK = 50
@@ -106,19 +106,19 @@ class LrtReplicate:
     """One bootstrap replicate of the LRT: y from the null fit, both models refitted, 2(ℓ₁ − ℓ₀) returned."""
 
     null_fit: Any
-    null: LmmResponseModel
-    big: LmmResponseModel
-    null_theta: np.ndarray
-    big_theta: np.ndarray
+    big_fit: Any
 
     def __call__(self, rng: np.random.Generator) -> float:
         y = self.null_fit.simulate(1, seed=rng)[0]
-        small = self.null.refit(y, [self.null_theta])
+        null, big = response_model(self.null_fit), response_model(self.big_fit)
+        small = null.refit(y, [start_of(self.null_fit)])
         # Starting the bigger model also where it reproduces the smaller one's refit keeps it from
         # stopping above that refit's criterion, which would give a negative statistic.
-        nested_start = embed_theta(self.null.design, self.big.design, small.theta)
-        big = self.big.refit(y, [self.big_theta, nested_start])
-        return small.objective - big.objective
+        nested_start = {"theta": embed_theta(null.design, big.design, small.theta)}
+        if big.uses_fixef_start:
+            nested_start["fixef"] = embed_fixef(null.design, big.design, null.fixef(small))
+        refit = big.refit(y, [start_of(self.big_fit), nested_start])
+        return small.objective - refit.objective
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,8 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
             f"{small.npar} and m1 {fit_label(m1)!r} has {big.npar} (swap them?)"
         )
     observed = 2.0 * (big.loglik - small.loglik)
-    replicate = LrtReplicate(small, LmmResponseModel.of(small), LmmResponseModel.of(big),
-                             np.asarray(small.theta, dtype=float), np.asarray(big.theta, dtype=float))
+    response_model(small), response_model(big)  # fail now, not in every replicate, for a fit that cannot refit
+    replicate = LrtReplicate(small, big)
     run = run_replicates(replicate, n, 1, seed, n_jobs, progress, "bootstrap LRT")
     simulated = run.values[:, 0]
     simulated = simulated[np.isfinite(simulated)]

@@ -19,7 +19,7 @@ from .bootstrap import run_replicates
 from .fits import is_reml, ml_version, require_frequentist
 from .parameters import sdcor_bounds, sdcor_from_theta, sdcor_names
 from .profile import fixed_effect_profile, profile_interval, variance_profile
-from .refit import LmmResponseModel
+from .refit import LmmResponseModel, response_model
 from .table import NotedFrame
 
 METHODS = ("profile", "boot", "wald")
@@ -70,9 +70,9 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
     if not 0 < level < 1:
         raise BayesmixedError(f"level must be between 0 and 1; got {level}")
     design = fit.design
-    n_variance = design.n_theta + 1
-    old = sdcor_names(design, old_names=True) + list(design.fixef_names)
-    new = sdcor_names(design, old_names=False) + list(design.fixef_names)
+    n_variance = design.n_theta + int(design.family == "gaussian")  # σ only where the family has one
+    old = sdcor_names(design, old_names=True)[:n_variance] + list(design.fixef_names)
+    new = sdcor_names(design, old_names=False)[:n_variance] + list(design.fixef_names)
     rows = _selected(new, old, parm, n_variance)
     z = float(stats.norm.ppf(0.5 + level / 2))
     notes: list[str] = []
@@ -82,16 +82,24 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
             notes.append("Wald intervals are given for fixed effects only: a variance's sampling distribution is "
                          "skewed and bounded at 0 (use method='profile' or 'boot')")
     elif key == "profile":
-        LmmResponseModel.of(fit)  # the same family check as the bootstrap's: linear mixed models only
+        _linear_model(fit, "profile")
         if is_reml(fit):
             notes.append("profile intervals use the ML deviance, as lme4's do: the REML fit was refitted by ML")
         bounds = _profile(ml_version(fit), rows, n_variance, z)
     else:
-        bounds, boot_notes = _bootstrap(fit, rows, n_variance, level, n_boot, seed, n_jobs, progress)
+        bounds, boot_notes = _bootstrap(fit, rows, level, n_boot, seed, n_jobs, progress)
         notes.extend(boot_notes)
     labels = old if old_names else new
     table = pd.DataFrame(bounds, index=pd.Index([labels[row] for row in rows]), columns=_column_names(level))
     return NotedFrame.with_notes(table, notes)
+
+
+def _linear_model(fit: Any, method: str) -> LmmResponseModel:
+    model = response_model(fit)
+    if not isinstance(model, LmmResponseModel):
+        raise BayesmixedError(f"method={method!r} intervals are implemented for linear mixed models; for this "
+                              f"{fit.design.family} model use method='wald' or bootstrap_lrt")
+    return model
 
 
 def _wald(fit: Any, rows: list[int], n_variance: int, z: float) -> np.ndarray:
@@ -140,17 +148,23 @@ class ParameterReplicate:
         return np.concatenate([sdcor_from_theta(self.model.design, refit.theta, sigma), beta])
 
 
-def _bootstrap(fit: Any, rows: list[int], n_variance: int, level: float, n_boot: int, seed: int | None,
-               n_jobs: int | None, progress: bool) -> tuple[np.ndarray, list[str]]:
-    model = LmmResponseModel.of(fit)
-    size = n_variance + fit.design.p
+def bootstrap_parameters(fit: Any, n_boot: int, seed: int | None, n_jobs: int | None,
+                         progress: bool) -> tuple[np.ndarray, list[str]]:
+    """(successful replicates x [sd/cor..., σ, β...]) from parametric-bootstrap refits, and notes on them."""
+    model = _linear_model(fit, "boot")
+    size = fit.design.n_theta + 1 + fit.design.p
     run = run_replicates(ParameterReplicate(fit, model), n_boot, size, seed, n_jobs, progress, "bootstrap intervals")
     ok = run.values[np.isfinite(run.values).all(axis=1)]
     if ok.shape[0] == 0:
         raise BayesmixedError(f"every bootstrap refit failed; first reason: {run.failures[0]}")
-    tail = (1 - level) / 2
-    bounds = np.quantile(ok[:, rows], [tail, 1 - tail], axis=0).T
     notes = [f"percentile intervals from {ok.shape[0]} parametric-bootstrap {fit.method} refits"]
     if run.n_failed:
         notes.append(f"{run.n_failed} of {n_boot} refits failed and were left out (first: {run.failures[0]})")
-    return bounds, notes
+    return ok, notes
+
+
+def _bootstrap(fit: Any, rows: list[int], level: float, n_boot: int, seed: int | None, n_jobs: int | None,
+               progress: bool) -> tuple[np.ndarray, list[str]]:
+    draws, notes = bootstrap_parameters(fit, n_boot, seed, n_jobs, progress)
+    tail = (1 - level) / 2
+    return np.quantile(draws[:, rows], [tail, 1 - tail], axis=0).T, notes

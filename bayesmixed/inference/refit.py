@@ -1,8 +1,10 @@
 """Refitting a fitted model to a new response: the step the parametric bootstrap repeats thousands of times.
 
-A refit keeps the design's X and Z, replaces y, and minimises the same profiled criterion with BOBYQA
-from a warm start (the observed θ̂, or a better point the caller knows), skipping the derivative
-checks and the fit object a user-facing fit builds.
+A refit keeps the design's X and Z, replaces y, and minimises the same criterion from a warm start (the
+observed estimates, or a better point the caller knows).  Linear mixed models are refitted here by
+BOBYQA on the profiled criterion, skipping the derivative checks and the fit object a user-facing fit
+builds; GLMMs through their fit's own `refit(y, start)`.
+A start is {"theta": θ, "fixef": β} (lme4's names; β is profiled out for linear mixed models).
 """
 
 from __future__ import annotations
@@ -44,31 +46,69 @@ class LmmResponseModel:
     design: Design
     reml: bool
     settings: OptimizerSettings = OptimizerSettings()
+    uses_fixef_start = False  # β is profiled out of the criterion
 
-    @classmethod
-    def of(cls, fit: Any) -> "LmmResponseModel":
-        if not hasattr(fit, "theta") or getattr(fit.design, "family", None) != "gaussian":
-            raise BayesmixedError(
-                "parametric bootstrap refits are implemented for linear mixed models (REML/ML fits of a Gaussian "
-                f"response); got {type(fit).__name__} of family {getattr(fit.design, 'family', '?')}"
-            )
-        return cls(fit.design, bool(fit.reml))
-
-    def refit(self, y: np.ndarray, starts: Sequence[np.ndarray]) -> Refit:
+    def refit(self, y: np.ndarray, starts: Sequence[dict[str, np.ndarray]]) -> Refit:
         """Minimise the criterion for response y, starting BOBYQA from the best of `starts`."""
         design = dataclasses.replace(self.design, y=np.asarray(y, dtype=float))
         system = build_system(design)
         criterion = ProfiledCriterion(system, self.reml)
         lower = design.theta_lower
-        candidates = [np.clip(np.asarray(start, dtype=float), lower, None) for start in starts]
+        candidates = [np.clip(np.asarray(start["theta"], dtype=float), lower, None) for start in starts]
         start = min(candidates, key=criterion)
         optimum = minimize_criterion(criterion, start, lower, self.settings)
         if optimum.reached_limit or not np.isfinite(optimum.value):
             raise RefitFailure(f"refit stopped without converging ({optimum.status})")
         return Refit(design, system, optimum.value, optimum.theta)
 
+    def fixef(self, refit: Refit) -> np.ndarray:
+        return self.estimates(refit)[1]
+
     def estimates(self, refit: Refit) -> tuple[float, np.ndarray]:
         """σ̂ and β̂ at a refit's θ."""
         factor = factorize(refit.system, refit.theta)
         beta, _ = conditional_modes(factor, refit.design)
         return residual_sd(factor, self.reml), beta
+
+
+@dataclass(frozen=True, eq=False)
+class GlmmResponseModel:
+    """A GLMM refitted to simulated responses through its fit's `refit(y, start)` (PIRLS, Laplace/AGQ)."""
+
+    fit: Any
+    uses_fixef_start = True
+
+    @property
+    def design(self) -> Design:
+        return self.fit.design
+
+    def refit(self, y: np.ndarray, starts: Sequence[dict[str, np.ndarray]]) -> Any:
+        """The best (lowest deviance) of the refits from each start; RefitFailure when none converged."""
+        refits = [self.fit.refit(y, start=dict(start)) for start in starts]
+        converged = [refit for refit in refits if refit.converged and np.isfinite(refit.objective)]
+        if not converged:
+            raise RefitFailure("GLMM refit did not converge: " + "; ".join(refits[0].messages))
+        return min(converged, key=lambda refit: refit.objective)
+
+    def fixef(self, refit: Any) -> np.ndarray:
+        return np.asarray(refit.beta, dtype=float)
+
+
+def response_model(fit: Any) -> LmmResponseModel | GlmmResponseModel:
+    """How to refit `fit` to a new response: the LMM fast path, or the GLMM fit's own refit."""
+    if getattr(fit.design, "family", None) == "gaussian" and hasattr(fit, "reml"):
+        return LmmResponseModel(fit.design, bool(fit.reml))
+    if callable(getattr(fit, "refit", None)):
+        return GlmmResponseModel(fit)
+    raise BayesmixedError(f"cannot refit a {type(fit).__name__} to simulated responses (it has no refit method)")
+
+
+def start_of(fit: Any) -> dict[str, np.ndarray]:
+    """A fit's estimates as a refit's start."""
+    return {"theta": np.asarray(fit.theta, dtype=float), "fixef": np.asarray(fit.fixef, dtype=float)}
+
+
+def embed_fixef(small: Design, big: Design, beta_small: np.ndarray) -> np.ndarray:
+    """β of `big` equal to `small`'s β on the columns they share (by name) and 0 on the others."""
+    by_name = dict(zip(small.fixef_names, beta_small))
+    return np.array([by_name.get(name, 0.0) for name in big.fixef_names])

@@ -1,0 +1,169 @@
+"""One table of the same model fitted by ML, REML and Bayes, for teaching: estimates with their intervals.
+
+Rows: fixed effects, the sd and correlation of each random term, σ, the ICC of each random intercept,
+then log-likelihood and AIC where defined.  ML/REML intervals: Wald for β, profile likelihood (or
+bootstrap) for the variance parameters; Bayes: equal-tailed credible intervals with the posterior median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..design.types import Design
+from ..errors import BayesmixedError
+from .confint import bootstrap_parameters, confint
+from .fits import is_bayesian, is_reml
+from .parameters import sdcor_from_theta, sdcor_names
+
+INTERVALS = ("profile", "boot", "wald")
+VALUE_COLUMNS = ["estimate", "lower", "upper"]
+
+
+def _rows(design: Design) -> tuple[list[str], list[str], list[str]]:
+    """(fixed-effect rows, sd/cor/σ rows, ICC rows) of the table."""
+    has_sigma = design.family == "gaussian"
+    variance = sdcor_names(design, old_names=False)
+    variance = variance if has_sigma else variance[:-1]
+    icc = [f"icc_{term.group}" for term in _intercept_terms(design)] if has_sigma else []
+    return list(design.fixef_names), variance, icc
+
+
+def _intercept_terms(design: Design) -> list:
+    return [term for term in design.terms if "(Intercept)" in term.columns]
+
+
+def icc_from_sdcor(design: Design, sdcor: np.ndarray) -> np.ndarray:
+    """σ²_g / (Σ intercept variances + σ²) per random intercept, from sd/cor/σ vectors (..., n_theta + 1)."""
+    variances = []
+    for term, theta_slice in zip(design.terms, design.theta_slices):
+        if "(Intercept)" in term.columns:
+            rows, cols = term.theta_pattern()
+            position = theta_slice.start + int(np.flatnonzero((rows == cols) & (rows == term.columns.index("(Intercept)")))[0])
+            variances.append(sdcor[..., position] ** 2)
+    total = sum(variances) + sdcor[..., -1] ** 2
+    return np.stack([v / total for v in variances], axis=-1) if variances else np.zeros(sdcor.shape[:-1] + (0,))
+
+
+def _frequentist_column(label: str, fit: Any, intervals: str, level: float, n_boot: int,
+                        seed: int | None) -> tuple[pd.DataFrame, list[str]]:
+    design = fit.design
+    fixed, variance, icc_rows = _rows(design)
+    sdcor = sdcor_from_theta(design, fit.theta, fit.sigma) if design.family == "gaussian" else None
+    estimates = list(np.asarray(fit.fixef, dtype=float))
+    estimates += list(sdcor[:len(variance)]) if sdcor is not None else [np.nan] * len(variance)
+    estimates += list(icc_from_sdcor(design, sdcor)) if icc_rows else []
+    frame = pd.DataFrame(np.nan, index=fixed + variance + icc_rows, columns=VALUE_COLUMNS)
+    frame["estimate"] = estimates
+    notes = []
+    wald = confint(fit, parm="beta_", level=level, method="wald")
+    frame.loc[fixed, ["lower", "upper"]] = wald.to_numpy()
+    if intervals == "profile":
+        profile = confint(fit, parm="theta_", level=level, method="profile", old_names=False)
+        frame.loc[variance, ["lower", "upper"]] = profile.to_numpy()
+        notes.extend(f"{label}: {note}" for note in profile.notes)
+    elif intervals == "boot":
+        draws, boot_notes = bootstrap_parameters(fit, n_boot, seed, n_jobs=1, progress=False)
+        tail = (1 - level) / 2
+        quantiles = np.quantile(draws[:, :len(variance)], [tail, 1 - tail], axis=0).T
+        frame.loc[variance, ["lower", "upper"]] = quantiles
+        if icc_rows:
+            frame.loc[icc_rows, ["lower", "upper"]] = np.quantile(
+                icc_from_sdcor(design, draws[:, :len(variance)]), [tail, 1 - tail], axis=0).T
+        notes.extend(f"{label}: {note}" for note in boot_notes)
+    extra = pd.DataFrame({"estimate": [fit.loglik, fit.aic], "lower": np.nan, "upper": np.nan},
+                         index=["logLik (REML)", "AIC (REML)"] if is_reml(fit) else ["logLik", "AIC"])
+    return pd.concat([frame, extra]), notes
+
+
+def _bayes_draw_names(design: Design) -> list[str]:
+    """The Bayesian fit's draw names for the rows sd_…, cor_…, sigma (in sdcor_names order)."""
+    names = []
+    for term in design.terms:
+        for r, c in zip(*term.theta_pattern()):
+            if r == c:
+                names.append(f"sd({term.group}:{term.columns[r]})")
+            else:
+                names.append(f"cor({term.group}:{term.columns[c]},{term.columns[r]})")
+    return names + ["sigma"]
+
+
+def _bayes_column(fit: Any, level: float) -> pd.DataFrame:
+    design = fit.design
+    fixed, variance, icc_rows = _rows(design)
+    draw_names = list(design.fixef_names) + _bayes_draw_names(design)[:len(variance)]
+    draws = np.stack([np.asarray(fit.draws[name]).reshape(-1) for name in draw_names], axis=1)  # (S, rows)
+    if icc_rows:
+        draws = np.concatenate([draws, icc_from_sdcor(design, draws[:, len(fixed):])], axis=1)
+    tail = (1 - level) / 2
+    summary = np.stack([np.median(draws, axis=0), *np.quantile(draws, [tail, 1 - tail], axis=0)], axis=1)
+    return pd.DataFrame(summary, index=fixed + variance + icc_rows, columns=VALUE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """The comparison table: `to_frame()` gives (rows x (fit, estimate/lower/upper)); print() shows it compactly."""
+
+    frame: pd.DataFrame
+    notes: tuple[str, ...]
+    level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+    def __str__(self) -> str:
+        labels = list(dict.fromkeys(self.frame.columns.get_level_values(0)))
+        cells = pd.DataFrame(index=self.frame.index, columns=labels, dtype=object)
+        for label in labels:
+            part = self.frame[label]
+            cells[label] = [_cell(*row) for row in part[VALUE_COLUMNS].to_numpy()]
+        lines = [f"estimates with {100 * self.level:g}% intervals", cells.to_string()]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _cell(estimate: float, lower: float, upper: float) -> str:
+    if not np.isfinite(estimate):
+        return "-"
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return f"{estimate:.4g}"
+    return f"{estimate:.4g} [{lower:.4g}, {upper:.4g}]"
+
+
+def side_by_side(level: float = 0.95, intervals: str = "profile", n_boot: int = 500, seed: int | None = None,
+                 **fits: Any) -> SideBySide:
+    """The same model fitted several ways, one column each: side_by_side(ml=m_ml, reml=m_reml, bayes=m_bayes).
+
+    ML/REML: estimates with Wald intervals for β and, for the variance parameters, profile-likelihood
+    (intervals="profile"), parametric-bootstrap ("boot", which also gives the ICC's) or none ("wald").
+    Bayes: posterior medians with equal-tailed credible intervals.  logLik and AIC where defined.
+    """
+    if not fits:
+        raise BayesmixedError("side_by_side takes fits by keyword, e.g. side_by_side(ml=m1, reml=m2, bayes=m3)")
+    if intervals not in INTERVALS:
+        raise BayesmixedError(f"unknown intervals {intervals!r}; choose one of {', '.join(INTERVALS)}")
+    designs = [fit.design for fit in fits.values()]
+    first = designs[0]
+    for label, design in zip(fits, designs):
+        if design.fixef_names != first.fixef_names or design.theta_names != first.theta_names or design.n != first.n:
+            raise BayesmixedError(f"side_by_side shows one model fitted several ways; {label!r} is {design.formula!r}, "
+                                  f"not {first.formula!r}")
+    columns, notes = {}, []
+    for label, fit in fits.items():
+        if is_bayesian(fit):
+            columns[label] = _bayes_column(fit, level)
+            notes.append(f"{label}: posterior median, equal-tailed {100 * level:g}% credible intervals")
+        else:
+            columns[label], fit_notes = _frequentist_column(label, fit, intervals, level, n_boot, seed)
+            notes.append(f"{label}: Wald intervals for fixed effects, "
+                         + {"profile": "profile likelihood", "boot": "parametric bootstrap",
+                            "wald": "none"}[intervals] + " for the variance parameters")
+            notes.extend(fit_notes)
+    frame = pd.concat(columns, axis=1)
+    order = list(dict.fromkeys(index for column in columns.values() for index in column.index))
+    return SideBySide(frame.reindex(order), tuple(dict.fromkeys(notes)), level)
