@@ -39,7 +39,8 @@ class Link:
             mu = np.maximum(np.exp(np.minimum(eta, MAX_LOG_MU)), MU_EPS)
             return mu, mu
         if self.name == "logit":
-            mu = 1.0 / (1.0 + np.exp(-np.clip(eta, -MAX_LOG_MU, MAX_LOG_MU)))
+            with np.errstate(over="ignore"):
+                mu = 1.0 / (1.0 + np.exp(-eta))  # exp overflow gives μ = 0, clipped to ε below
             mu_eta = mu * (1.0 - mu)
         elif self.name == "probit":
             mu = special.ndtr(eta)

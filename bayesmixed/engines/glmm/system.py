@@ -12,6 +12,7 @@ and each step costs O(n k²) plus the dense m x m Cholesky.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg as la
@@ -39,6 +40,11 @@ class TermRows:
     @property
     def size(self) -> int:
         return self.n_levels * self.k
+
+    @cached_property
+    def squares(self) -> np.ndarray:
+        """values² of a scalar term (reused by every PIRLS step at this θ)."""
+        return self.values[:, 0] ** 2
 
     def weighted_transpose(self, weights: np.ndarray) -> sp.csr_matrix:
         """(ZΛ)_t' W as a sparse (levels*k x n) matrix."""
@@ -121,7 +127,7 @@ def _cross_levels(a: TermRows, b: TermRows, weights: np.ndarray) -> np.ndarray:
 def _level_blocks(t: TermRows, weights: np.ndarray) -> np.ndarray:
     """Per-level Σ_i w_i r_i r_i' of one term: (levels, k, k)."""
     if t.k == 1:
-        return np.bincount(t.codes, weights=weights * t.values[:, 0] ** 2, minlength=t.n_levels)[:, None, None]
+        return np.bincount(t.codes, weights=weights * t.squares, minlength=t.n_levels)[:, None, None]
     out = np.empty((t.n_levels, t.k, t.k))
     for a in range(t.k):
         wa = weights * t.values[:, a]
@@ -173,7 +179,7 @@ class WeightedFactor:
         t = self._first_solve(first)
         if rest.size == 0:
             return t
-        x_rest = la.cho_solve((self.schur_chol, True), rest - self.cross @ t)
+        x_rest = la.cho_solve((self.schur_chol, True), rest - self.cross @ t, check_finite=False)
         return np.concatenate([t - self.first_solve_cross @ x_rest, x_rest])
 
     def random_part(self) -> "WeightedFactor":
@@ -189,7 +195,7 @@ class WeightedFactor:
         m = self.schur_chol.shape[0]
         if m == 0:
             return first_inv, np.zeros((self.q1, 0)), np.zeros((0, 0))
-        rest_inv = la.cho_solve((self.schur_chol, True), np.eye(m))
+        rest_inv = la.cho_solve((self.schur_chol, True), np.eye(m), check_finite=False)
         # Block inverse: off-diagonal -B₁⁻¹C'S⁻¹; first-term blocks B₁⁻¹ + B₁⁻¹C'S⁻¹CB₁⁻¹.
         first_rest = -self.first_solve_cross @ rest_inv
         g = self.first_solve_cross.reshape(n_levels, self.k1, m)
