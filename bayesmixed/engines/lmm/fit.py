@@ -12,8 +12,12 @@ from .conditional import conditional_modes
 from .convergence import SINGULAR_TOL, ConvergenceReport, check_convergence, singular_components
 from .factor import factorize
 from .objective import ProfiledCriterion, residual_sd
-from .optimize import OptimizerSettings, minimize_criterion
-from .system import build_system
+from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
+from .system import PlsSystem, build_system
+
+# Dense blocks at least this large make a second BOBYQA run (the reproducibility check) cost as much
+# as the fit, and their long sums are where rounding noise steers lme4's path: polish directly.
+LARGE_DENSE_BLOCK = 200
 
 
 def fit_lmm(
@@ -41,13 +45,9 @@ def fit_lmm(
     theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)
     if theta0.shape != design.theta_start.shape:
         raise BayesmixedError(f"start must hold {design.n_theta} values of θ ({', '.join(design.theta_names)})")
-    optimum = minimize_criterion(criterion, theta0, design.theta_lower, settings or OptimizerSettings())
+    optimum, report = _optimize(system, criterion, theta0, design.theta_lower, settings or OptimizerSettings(),
+                                check_derivatives)
     theta = optimum.theta
-    if check_derivatives:
-        report = check_convergence(criterion, theta, optimum.value, design.theta_lower, optimum.reached_limit)
-    else:
-        report = ConvergenceReport(np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"),
-                                   np.zeros(0), not optimum.reached_limit, ())
     factor = factorize(system, theta)
     sigma = residual_sd(factor, reml)
     beta, effects = conditional_modes(factor, design)
@@ -67,6 +67,23 @@ def fit_lmm(
         is_singular=singular,
         messages=_messages(design, theta, singular, report),
     )
+
+
+def _optimize(
+    system: PlsSystem, criterion: ProfiledCriterion, start: np.ndarray, lower: np.ndarray,
+    settings: OptimizerSettings, check_derivatives: bool,
+) -> tuple[Optimum, ConvergenceReport]:
+    """lme4's optimisation and convergence checks; then, where lme4's own end point would be set by
+    rounding noise, a Newton step to the optimum (its gradient and Hessian are the checks')."""
+    optimum = minimize_criterion(criterion, start, lower, settings)
+    if not check_derivatives:
+        report = ConvergenceReport(np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"),
+                                   np.zeros(0), not optimum.reached_limit, ())
+        return optimum, report
+    report = check_convergence(criterion, optimum.theta, optimum.value, lower, optimum.reached_limit)
+    if system.d >= LARGE_DENSE_BLOCK or not path_is_reproducible(criterion, start, lower, settings, optimum):
+        optimum = newton_polish(criterion, optimum, report.free, report.gradient, report.hessian, lower)
+    return optimum, report
 
 
 def _messages(design: Design, theta: np.ndarray, singular: bool, report: ConvergenceReport) -> tuple[str, ...]:

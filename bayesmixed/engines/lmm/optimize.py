@@ -1,8 +1,14 @@
 """Minimising the profiled criterion over θ: BOBYQA with lme4's settings, then lme4's boundary checks.
 
 lme4 (nloptwrap) runs NLopt's BOBYQA with xtol_abs = ftol_abs = 1e-8 and nloptr's default
-xtol_rel = 1e-4, from Λ = I.  Using the same algorithm, start and stopping rules makes the optimum
-agree with lme4's to ~1e-8 where the criterion is flat enough for lme4's own answer to be imprecise.
+xtol_rel = 1e-4, from Λ = I.  Those rules stop ~1e-4 (relative) short of the optimum in flat
+directions, so the same algorithm, start and rules are used: BOBYQA then retraces lme4's path and
+stops where lme4 stops (to ~1e-8), which matters more for agreeing with lme4 than the last digits.
+
+That only works while the path is reproducible.  On large problems the criterion's rounding noise
+(~1e-14 relative, differing between implementations, BLAS builds and level orderings) can steer
+BOBYQA's last steps: lme4's own end point is then an arbitrary point of the stopping region, and
+the best estimate of it is the optimum itself, reached by a Newton step (`newton_polish`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,18 @@ from dataclasses import dataclass
 
 import nlopt
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 # lme4's restart_edge step and check.boundary tolerance.
 EDGE_STEP = 1e-5
 BOUNDARY_TOL = 1e-5
+# Relative rounding noise of the criterion (lme4's and this engine's values differ by ~1e-14 |f|),
+# and the share of BOBYQA's ftol_abs below which it cannot steer the path.
+CRITERION_NOISE = 1e-14
+NEGLIGIBLE_NOISE = 0.01
+# An end point that moves more than this (relative) when the criterion is perturbed at noise level
+# was chosen by noise, not by the data.
+REPRODUCIBLE_TOL = 1e-6
 
 NLOPT_CODES = {
     nlopt.SUCCESS: "success",
@@ -47,6 +61,7 @@ class Optimum:
     status: str
     reached_limit: bool
     restarted: bool
+    polished: bool = False
 
 
 class _BestSoFar:
@@ -125,3 +140,47 @@ def _snap_to_boundary(
         if candidate_value < value:
             theta, value = candidate, candidate_value
     return theta, value, near.size
+
+
+def path_is_reproducible(
+    fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, settings: OptimizerSettings,
+    optimum: Optimum,
+) -> bool:
+    """Whether BOBYQA ends at the same θ when the criterion carries noise of its rounding size.
+
+    Deterministic noise (a fixed sequence of relative perturbations of ~CRITERION_NOISE x 10)
+    stands in for the differences between lme4's arithmetic and this engine's.
+    """
+    if abs(optimum.value) * CRITERION_NOISE < NEGLIGIBLE_NOISE * settings.ftol_abs:
+        return True
+    calls = iter(range(1, settings.max_evals + 1))
+
+    def noisy(theta: np.ndarray) -> float:
+        return fun(theta) * (1.0 + 10 * CRITERION_NOISE * np.sin(12.9898 * next(calls, 0)))
+
+    shadow, *_ = bobyqa(noisy, np.asarray(start, dtype=float), lower, settings)
+    scale = np.maximum(np.abs(optimum.theta), 1e-2)
+    return bool(np.max(np.abs(shadow - optimum.theta) / scale) <= REPRODUCIBLE_TOL)
+
+
+def newton_polish(
+    fun: Callable[[np.ndarray], float], optimum: Optimum, free: np.ndarray, gradient: np.ndarray,
+    hessian: np.ndarray, lower: np.ndarray,
+) -> Optimum:
+    """One Newton step θ - H⁻¹g on the free parameters, kept if it stays feasible and lowers f."""
+    if free.size == 0:
+        return optimum
+    try:
+        step = -cho_solve(cho_factor(hessian), gradient)
+    except np.linalg.LinAlgError:
+        return optimum
+    theta = optimum.theta.copy()
+    theta[free] += step
+    if np.any(theta < lower):
+        return optimum
+    value = fun(theta)
+    if not value < optimum.value:
+        return Optimum(optimum.theta, optimum.value, optimum.n_evals + 1, optimum.status, optimum.reached_limit,
+                       optimum.restarted)
+    return Optimum(theta, value, optimum.n_evals + 1, optimum.status, optimum.reached_limit, optimum.restarted,
+                   polished=True)
