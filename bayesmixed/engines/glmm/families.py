@@ -87,10 +87,6 @@ class Family:
     name: str
     link: Link
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} ( {self.link.name} )"
-
     def variance(self, mu: np.ndarray) -> np.ndarray:
         """V(μ): μ(1 - μ) for the binomial, μ for the Poisson."""
         return mu * (1.0 - mu) if self.name == "binomial" else mu

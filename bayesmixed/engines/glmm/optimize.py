@@ -1,4 +1,4 @@
-"""lme4's two-stage optimisation of the GLMM deviance, then its derivative checks.
+"""Minimising the GLMM deviance over (θ, β): β profiled out for Laplace, lme4's two stages otherwise.
 
 lme4 minimises a θ-only criterion (β from PIRLS), then the Laplace or AGQ deviance over (θ, β).  For
 the Laplace deviance this module instead profiles β out (pirls.profiled_modes) and runs BOBYQA over θ
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import nlopt
 import numpy as np
+from scipy.special import ndtri
 
 from .deviance import DevianceFunction
 from .pirls import Modes, Problem, ProfileFailure
@@ -47,7 +48,7 @@ def glm_start(problem: Problem) -> np.ndarray:
     family, X = problem.family, problem.X
     if family.name == "binomial":
         mu = (problem.weights * problem.y + 0.5) / (problem.weights + 1.0)
-        eta = {"logit": np.log(mu / (1 - mu)), "probit": _probit(mu), "cloglog": np.log(-np.log1p(-mu))}[family.link.name]
+        eta = {"logit": np.log(mu / (1 - mu)), "probit": ndtri(mu), "cloglog": np.log(-np.log1p(-mu))}[family.link.name]
     else:
         eta = np.log(problem.y + 0.1)
     beta = np.zeros(X.shape[1])
@@ -62,12 +63,6 @@ def glm_start(problem: Problem) -> np.ndarray:
             return new_beta
         beta = new_beta
     return beta if np.all(np.isfinite(beta)) else np.zeros(X.shape[1])
-
-
-def _probit(mu: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-
-    return ndtri(mu)
 
 
 def bobyqa(
@@ -116,12 +111,12 @@ class Optimum:
     route: str
 
 
-def _beta_scales(modes: Modes, p: int) -> np.ndarray:
-    """Approximate standard errors of β from a joint (u, β) factor: BOBYQA's initial β-steps."""
-    if p == 0:
-        return np.zeros(0)
-    rest_inverse = modes.factor.inverse_parts()[2]
-    return np.sqrt(np.clip(np.diag(rest_inverse)[-p:], 1e-12, None))
+def _beta_scales(joint: Modes, p: int) -> np.ndarray:
+    """Approximate standard errors of β from a joint (u, β) PIRLS factor: BOBYQA's initial β-steps."""
+    if joint.factor is None or joint.failure is not None:
+        return np.full(p, THETA_STEP)
+    rest_inverse = joint.factor.inverse_parts()[2]
+    return np.sqrt(np.clip(np.diag(rest_inverse)[rest_inverse.shape[0] - p:], 1e-12, None))
 
 
 def snap_to_boundary(fun: Callable[[np.ndarray], float], params: np.ndarray, value: float, lower: np.ndarray) -> tuple[np.ndarray, float]:
@@ -144,31 +139,27 @@ def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Op
     over (θ, β).  If profiling β fails, lme4's two stages are run instead.
     """
     design = deviance.design
-    lower, n_evals = design.theta_lower, 0
+    lower = design.theta_lower
     try:
         found = bobyqa(deviance.profiled, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
-        theta, value = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
+        theta, _ = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
         modes, _ = deviance.profiled_modes(theta)
-        route, status, n_evals = "profiled", found.status, found.n_evals
+        if deviance.nagq == 1:
+            return Optimum(theta, modes.beta, modes.laplace, found.n_evals + 1, found.status, "profiled")
+        beta, route = modes.beta, "profiled"
     except ProfileFailure:
         found = bobyqa(deviance.stage1, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), STAGE1_TOLERANCES)
-        modes, _ = deviance.modes(found.params, None)
-        theta, route, n_evals = found.params, "two-stage", found.n_evals
-        if deviance.nagq == 1:
-            return _stage2(deviance, theta, modes, n_evals, route)
-    if deviance.nagq == 1:
-        return Optimum(theta, modes.beta, modes.laplace, n_evals + 1, status, route)
+        theta, beta, route = found.params, None, "two-stage"
     joint, _ = deviance.modes(theta, None)
-    return _stage2(deviance, theta, joint if joint.failure is None else modes, n_evals, route)
+    return _stage2(deviance, theta, joint.beta if beta is None else beta, _beta_scales(joint, design.p), found.n_evals, route)
 
 
-def _stage2(deviance: DevianceFunction, theta: np.ndarray, modes: Modes, n_evals: int, route: str) -> Optimum:
-    """BOBYQA over (θ, β) from θ and the β of `modes` (a joint-factor PIRLS answer gives the β-steps)."""
+def _stage2(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray, beta_steps: np.ndarray, n_evals: int, route: str) -> Optimum:
+    """BOBYQA over (θ, β) from (θ, β), with initial steps THETA_STEP for θ and `beta_steps` for β."""
     design = deviance.design
-    start = np.concatenate([theta, modes.beta])
+    start = np.concatenate([theta, beta])
     lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
-    scales = _beta_scales(modes, design.p) if modes.factor is not None and modes.factor.schur_chol.shape[0] >= design.p else np.full(design.p, 0.1)
-    steps = np.concatenate([np.full(theta.size, THETA_STEP), scales])
+    steps = np.concatenate([np.full(theta.size, THETA_STEP), beta_steps])
     found = bobyqa(deviance.stage2, start, lower, steps, STAGE2_TOLERANCES)
     params, value = snap_to_boundary(deviance.stage2, found.params, found.value, lower)
     return Optimum(params[: design.n_theta], params[design.n_theta:], value, n_evals + found.n_evals, found.status, route)
