@@ -114,6 +114,7 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
                      "(variance > 0.4), where WAIC is unreliable; PSIS-LOO (ic='loo') is preferred, its Pareto k "
                      "naming the units at fault")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        # ArviZ would repeat the Pareto-k warnings issued above, without the fits' names
+        warnings.filterwarnings("ignore", module="arviz")
         table = az.compare(elpds, ic=ic, method=method)
     return NotedFrame.with_notes(pd.DataFrame(table), notes)

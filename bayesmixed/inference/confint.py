@@ -19,7 +19,7 @@ from .bootstrap import run_replicates
 from .fits import is_reml, ml_version, require_frequentist
 from .parameters import sdcor_bounds, sdcor_from_theta, sdcor_names
 from .profile import fixed_effect_profile, profile_interval, variance_profile
-from .refit import LmmResponseModel, response_model
+from .refit import LmmResponseModel, response_model, start_of
 from .table import NotedFrame
 
 METHODS = ("profile", "boot", "wald")
@@ -143,7 +143,7 @@ class ParameterReplicate:
 
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
         y = self.fit.simulate(1, seed=rng)[0]
-        refit = self.model.refit(y, [np.asarray(self.fit.theta, dtype=float)])
+        refit = self.model.refit(y, [start_of(self.fit)])
         sigma, beta = self.model.estimates(refit)
         return np.concatenate([sdcor_from_theta(self.model.design, refit.theta, sigma), beta])
 
