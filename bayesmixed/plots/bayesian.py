@@ -15,11 +15,14 @@ def _idata(fit: Any):
     return idata
 
 
-def _figure_of(axes) -> Any:
+def _figure_of(axes, title: str) -> Any:
+    """The Figure ArviZ drew on, titled, laid out so that panel titles and axis labels do not overlap."""
     import numpy as np
 
-    first = np.asarray(axes).ravel()[0]
-    return first.figure
+    figure = np.asarray(axes).ravel()[0].figure
+    figure.suptitle(title)
+    figure.set_layout_engine("constrained")
+    return figure
 
 
 def _population_vars(idata) -> list[str]:
@@ -34,10 +37,9 @@ def trace(fit: Any, var_names: list[str] | None = None):
 
     _pyplot()
     idata = _idata(fit)
-    axes = az.plot_trace(idata, var_names=var_names or _population_vars(idata), compact=True)
-    figure = _figure_of(axes)
-    figure.suptitle(f"Trace\n{fit.design.formula}")
-    return figure
+    # One row per parameter (not compact): each row is titled with its name, e.g. "beta\nDays".
+    axes = az.plot_trace(idata, var_names=var_names or _population_vars(idata), compact=False)
+    return _figure_of(axes, f"Trace\n{fit.design.formula}")
 
 
 def rank(fit: Any, var_names: list[str] | None = None):
@@ -47,9 +49,7 @@ def rank(fit: Any, var_names: list[str] | None = None):
     _pyplot()
     idata = _idata(fit)
     axes = az.plot_rank(idata, var_names=var_names or _population_vars(idata))
-    figure = _figure_of(axes)
-    figure.suptitle(f"Rank plots\n{fit.design.formula}")
-    return figure
+    return _figure_of(axes, f"Rank plots\n{fit.design.formula}")
 
 
 def posterior_predictive(fit: Any, num_pp_samples: int = 100):
@@ -59,10 +59,6 @@ def posterior_predictive(fit: Any, num_pp_samples: int = 100):
     _pyplot()
     idata = _idata(fit)
     if "posterior_predictive" not in idata.groups():
-        if not hasattr(fit, "posterior_predictive"):
-            raise BayesmixedError("this fit has no posterior predictive draws; refit with posterior_predictive=True")
-        idata = fit.posterior_predictive()
+        idata = fit.with_predictive()  # replicated data sets drawn now, from the fit's own seed
     axes = az.plot_ppc(idata, num_pp_samples=num_pp_samples)
-    figure = _figure_of(axes)
-    figure.suptitle(f"Posterior predictive check\n{fit.design.formula}")
-    return figure
+    return _figure_of(axes, f"Posterior predictive check\n{fit.design.formula}")
