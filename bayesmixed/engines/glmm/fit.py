@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,22 @@ from .vcov import Derivatives, convergence_problems, derivatives_at
 
 # lme4's isSingular tolerance on the diagonal elements of Λ's blocks.
 SINGULAR_TOL = 1e-4
+# Dense blocks up to this size are factored thousands of times per fit; OpenBLAS's threads cost far
+# more than they save on them (10-100x slower when the cores are busy), so such fits run on one thread.
+SINGLE_THREAD_MAX = 1000
+
+
+@contextmanager
+def blas_threads_for(design: Design) -> Iterator[None]:
+    """One BLAS thread while fitting a design whose dense block (other terms' effects + β) is small."""
+    dense = design.q - design.terms[0].size + design.p
+    if dense > SINGLE_THREAD_MAX:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 def fit_glmm(
@@ -74,6 +92,20 @@ def fit_problem(
     warn: bool,
 ) -> GlmmFit:
     """Fit `design` with response `y` (None: the design's own); `warm_u` starts PIRLS (refits)."""
+    with blas_threads_for(design):
+        return _fit_problem(design, family, y, nagq, start, check_derivatives, warm_u, warn)
+
+
+def _fit_problem(
+    design: Design,
+    family: Family,
+    y: np.ndarray | None,
+    nagq: int,
+    start: dict[str, Any] | None,
+    check_derivatives: bool,
+    warm_u: np.ndarray | None,
+    warn: bool,
+) -> GlmmFit:
     problem = make_problem(design, family, y)
     theta0, beta0 = _start_values(design, start, glm_start(problem))
     deviance = DevianceFunction(problem, nagq, np.zeros(design.q) if warm_u is None else warm_u, beta0)
@@ -125,7 +157,8 @@ def fit_problem(
 def derivatives_for(fit: GlmmFit) -> Derivatives:
     """glmer's Hessian and vcov for a fit made without them (refits)."""
     deviance = DevianceFunction(fit.problem, fit.nagq, fit.u, fit.beta)
-    return derivatives_at(deviance, fit.theta, fit.beta)
+    with blas_threads_for(fit.design):
+        return derivatives_at(deviance, fit.theta, fit.beta)
 
 
 def pirls_vcov(fit: GlmmFit) -> np.ndarray:

@@ -116,6 +116,8 @@ class GlmmFit(MixedFit):
     @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): diagonal blocks of Λ(Λ'Z'WZΛ + I)⁻¹Λ' at the modes."""
+        if self.modes.factor is None:
+            raise BayesmixedError("PIRLS failed at the estimates, so the conditional variances are not available")
         rows = theta_rows(self.design, self.theta)
         blocks = random_inverse_blocks(self.modes.factor.random_part(), rows)
         return [lam @ inverse @ lam.T for lam, inverse in zip(self.design.lambda_blocks(self.theta), blocks)]

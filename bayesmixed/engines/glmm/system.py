@@ -265,10 +265,9 @@ def factorize(rows: ThetaRows, X: np.ndarray | None, weights: np.ndarray) -> Wei
         cross[start:stop] = _cross_levels(t, first, weights)
         diagonal = _level_blocks(t, weights)
         diagonal[:, np.arange(t.k), np.arange(t.k)] += 1.0
-        if t.k == 1:
-            dense[np.arange(start, stop), np.arange(start, stop)] = diagonal[:, 0, 0]
-        else:
-            dense[start:stop, start:stop] = la.block_diag(*diagonal)
+        level_start = start + t.k * np.arange(t.n_levels)[:, None, None]
+        columns = np.arange(t.k)
+        dense[level_start + columns[:, None], level_start + columns[None, :]] = diagonal
         inner = stop
         for s in rest[i + 1:]:
             dense[inner:inner + s.size, start:stop] = _cross_levels(s, t, weights)
