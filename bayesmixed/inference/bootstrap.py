@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -108,16 +109,22 @@ class LrtReplicate:
     null_fit: Any
     big_fit: Any
 
+    @cached_property
+    def _plan(self) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The two response models and the observed estimates as starts, made once per worker."""
+        return (response_model(self.null_fit), response_model(self.big_fit), start_of(self.null_fit),
+                start_of(self.big_fit))
+
     def __call__(self, rng: np.random.Generator) -> float:
+        null, big, null_start, big_start = self._plan
         y = self.null_fit.simulate(1, seed=rng)[0]
-        null, big = response_model(self.null_fit), response_model(self.big_fit)
-        small = null.refit(y, [start_of(self.null_fit)])
+        small = null.refit(y, [null_start])
         # Starting the bigger model also where it reproduces the smaller one's refit keeps it from
         # stopping above that refit's criterion, which would give a negative statistic.
         nested_start = {"theta": embed_theta(null.design, big.design, small.theta)}
         if big.uses_fixef_start:
             nested_start["fixef"] = embed_fixef(null.design, big.design, null.fixef(small))
-        refit = big.refit(y, [start_of(self.big_fit), nested_start])
+        refit = big.refit(y, [big_start, nested_start])
         return small.objective - refit.objective
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -141,9 +142,13 @@ class ParameterReplicate:
     fit: Any
     model: LmmResponseModel
 
+    @cached_property
+    def _start(self) -> dict[str, np.ndarray]:
+        return start_of(self.fit)
+
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
         y = self.fit.simulate(1, seed=rng)[0]
-        refit = self.model.refit(y, [start_of(self.fit)])
+        refit = self.model.refit(y, [self._start])
         sigma, beta = self.model.estimates(refit)
         return np.concatenate([sdcor_from_theta(self.model.design, refit.theta, sigma), beta])
 
