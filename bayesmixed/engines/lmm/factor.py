@@ -23,36 +23,18 @@ class BlockedFactor:
     """Factor of the PLS system at θ.
 
     first_inverse: (L₁, k₁, k₁) M_j = Λ₁ A_j⁻¹ Λ₁' for the first term's levels.
-    first_logdet: Σ_j log|A_j|.
     dense: lower Cholesky factor (d x d) of the Schur complement over [other effects, X, y].
+    logdet_random: log|L_θ|² = log|Λ'Z'ZΛ + I|;  logdet_fixed: log|R_X|² (REML's extra term);
+    pwrss: r²(θ) = min over β, u of ||y - Xβ - ZΛu||² + ||u||².
     """
 
     system: PlsSystem
     theta: np.ndarray
     first_inverse: np.ndarray
-    first_logdet: float
     dense: np.ndarray
-
-    @property
-    def _diagonal(self) -> np.ndarray:
-        return np.diagonal(self.dense)
-
-    @property
-    def logdet_random(self) -> float:
-        """log|L_θ|² = log|Λ'Z'ZΛ + I|."""
-        q_rest = self.system.q_rest
-        return self.first_logdet + 2.0 * float(np.log(self._diagonal[:q_rest]).sum())
-
-    @property
-    def logdet_fixed(self) -> float:
-        """log|R_X|², R_X the Cholesky factor of X'V⁻¹X / σ² (REML's extra term)."""
-        q_rest, p = self.system.q_rest, self.system.p
-        return 2.0 * float(np.log(self._diagonal[q_rest:q_rest + p]).sum())
-
-    @property
-    def pwrss(self) -> float:
-        """r²(θ) = min over β, u of ||y - Xβ - ZΛu||² + ||u||²."""
-        return float(self.dense[-1, -1] ** 2)
+    logdet_random: float
+    logdet_fixed: float
+    pwrss: float
 
     @property
     def fixed_factor(self) -> np.ndarray:
@@ -71,37 +53,63 @@ def factorize(system: PlsSystem, theta: np.ndarray) -> BlockedFactor:
     theta = np.asarray(theta, dtype=float)
     first_inverse, first_logdet = _first_term_blocks(system, theta)
     schur = system.wtw - _eliminated_first_term(system, first_inverse)
-    if system.rest_is_diagonal:
-        scale = system.rest_scaling(theta)
-        schur *= scale[:, None] * scale[None, :]
-    else:
-        lam = system.rest_lambda(theta)
-        full = schur + np.tril(schur, -1).T
-        schur = np.tril(lam.T @ (lam.T @ full).T)
-    q_rest = system.q_rest
-    schur[np.arange(q_rest), np.arange(q_rest)] += 1.0
+    q_rest, p = system.q_rest, system.p
+    if q_rest:
+        if system.rest_is_diagonal:
+            scale = system.rest_scaling(theta)
+            schur *= scale[:, None]
+            schur *= scale[None, :]
+        else:
+            lam = system.rest_lambda(theta)
+            full = schur + np.tril(schur, -1).T
+            schur = np.tril(lam.T @ (lam.T @ full).T)
+        schur[np.arange(q_rest), np.arange(q_rest)] += 1.0
     dense, info = dpotrf(schur, lower=1, clean=1, overwrite_a=1)
     if info > 0:
         raise BayesmixedError(
             "the fixed-effects design is rank-deficient at this θ (Cholesky failed at column "
             f"{info}); check the fixed effects for columns that are constant within the data or aliased"
         )
-    return BlockedFactor(system=system, theta=theta, first_inverse=first_inverse, first_logdet=first_logdet, dense=dense)
+    log_diagonal = np.log(np.diagonal(dense))
+    return BlockedFactor(
+        system=system,
+        theta=theta,
+        first_inverse=first_inverse,
+        dense=dense,
+        logdet_random=first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()),
+        logdet_fixed=2.0 * float(log_diagonal[q_rest:q_rest + p].sum()),
+        pwrss=float(dense[-1, -1]) ** 2,
+    )
 
 
 def _first_term_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, float]:
-    """M_j = Λ₁ A_j⁻¹ Λ₁' and Σ_j log|A_j| with A_j = Λ₁'(Z₁'Z₁)_j Λ₁ + I."""
-    crossprod = system.first_crossprod
-    if system.first_k == 1:
+    """M_j = Λ₁ A_j⁻¹ Λ₁' and Σ_j log|A_j| with A_j = Λ₁'(Z₁'Z₁)_j Λ₁ + I.
+
+    With row-major vec, vec(Λ'CΛ) = (Λ'⊗Λ') vec(C), so all levels' A_j come from one product
+    (L, k²) x (k², k²), and likewise the M_j from the A_j⁻¹.
+    """
+    k, crossprod = system.first_k, system.first_crossprod
+    levels = crossprod.shape[0]
+    if k == 1:
         t2 = theta[system.first_slice][0] ** 2
         a = t2 * crossprod[:, 0, 0] + 1.0
         return (t2 / a)[:, None, None], float(np.log(a).sum())
     lam = system.first_lambda(theta)
-    a = lam.T @ crossprod @ lam + np.eye(system.first_k)  # (L, k, k)
-    chol = np.linalg.cholesky(a)
-    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
-    half = np.linalg.solve(chol, np.broadcast_to(lam.T, a.shape))  # L_j⁻¹ Λ₁', (L, k, k)
-    return np.swapaxes(half, 1, 2) @ half, logdet
+    kron = (lam[:, None, :, None] * lam[None, :, None, :]).reshape(k * k, k * k)  # Λ⊗Λ
+    a = crossprod.reshape(levels, k * k) @ kron
+    a[:, ::k + 1] += 1.0
+    if k == 2:
+        # 2 x 2 Cholesky in closed form (as lme4's sparse Cholesky computes it, for the same rounding)
+        l11 = np.sqrt(a[:, 0])
+        l21 = a[:, 2] / l11
+        l22 = np.sqrt(a[:, 3] - l21 * l21)
+        logdet = 2.0 * float(np.log(l11 * l22).sum())
+        off = -l21 / (l11 * l22)  # (L⁻¹)₂₁
+        inverse = np.empty_like(a)
+        inverse[:, 0] = 1.0 / (l11 * l11) + off * off
+        inverse[:, 1] = inverse[:, 2] = off / l22
+        inverse[:, 3] = 1.0 / (l22 * l22)
+    return (inverse @ kron.T).reshape(levels, k, k), logdet
 
 
 def _eliminated_first_term(system: PlsSystem, first_inverse: np.ndarray) -> np.ndarray:
@@ -112,3 +120,4 @@ def _eliminated_first_term(system: PlsSystem, first_inverse: np.ndarray) -> np.n
     G = system.first_rhs_dense  # (L, k, d)
     MG = first_inverse @ G  # (L, k, d)
     return np.tril(G.reshape(-1, d).T @ MG.reshape(-1, d))
+

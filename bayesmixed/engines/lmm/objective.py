@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .factor import BlockedFactor, factorize
 from .system import PlsSystem
 
-LOG_2PI = float(np.log(2.0 * np.pi))
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 def profiled_objective(factor: BlockedFactor, reml: bool) -> float:
@@ -17,14 +18,14 @@ def profiled_objective(factor: BlockedFactor, reml: bool) -> float:
     n, p = factor.system.n, factor.system.p
     if reml:
         dof = n - p
-        return factor.logdet_random + factor.logdet_fixed + dof * (1.0 + LOG_2PI + np.log(factor.pwrss / dof))
-    return factor.logdet_random + n * (1.0 + LOG_2PI + np.log(factor.pwrss / n))
+        return factor.logdet_random + factor.logdet_fixed + dof * (1.0 + LOG_2PI + math.log(factor.pwrss / dof))
+    return factor.logdet_random + n * (1.0 + LOG_2PI + math.log(factor.pwrss / n))
 
 
 def residual_sd(factor: BlockedFactor, reml: bool) -> float:
     """σ̂ = sqrt(r² / (n - p)) under REML, sqrt(r² / n) under ML."""
     n, p = factor.system.n, factor.system.p
-    return float(np.sqrt(factor.pwrss / (n - p if reml else n)))
+    return math.sqrt(factor.pwrss / (n - p if reml else n))
 
 
 def unprofiled_deviance(factor: BlockedFactor, sigma: float, reml: bool) -> float:
@@ -33,7 +34,7 @@ def unprofiled_deviance(factor: BlockedFactor, sigma: float, reml: bool) -> floa
     ML: log|L_θ|² + r²/σ² + n log(2πσ²); REML adds log|R_X|² - p log(2πσ²).
     """
     n, p = factor.system.n, factor.system.p
-    log_var = LOG_2PI + 2.0 * np.log(sigma)
+    log_var = LOG_2PI + 2.0 * math.log(sigma)
     deviance = factor.logdet_random + factor.pwrss / sigma**2 + n * log_var
     if reml:
         deviance += factor.logdet_fixed - p * log_var
@@ -48,4 +49,4 @@ class ProfiledCriterion:
     reml: bool
 
     def __call__(self, theta: np.ndarray) -> float:
-        return float(profiled_objective(factorize(self.system, theta), self.reml))
+        return profiled_objective(factorize(self.system, theta), self.reml)

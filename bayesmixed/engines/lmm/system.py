@@ -22,6 +22,8 @@ from ...design.types import Design
 # Above this many products G_ja * G_jb the sparse Schur map would cost more memory than it saves
 # time; the dense route (one BLAS product per evaluation) is used instead.
 SCHUR_MAP_MAX_ENTRIES = 30_000_000
+# A map with at most this many entries in all is kept dense: a BLAS mat-vec beats sparse overhead.
+DENSE_MAP_MAX_ENTRIES = 200_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,11 +32,12 @@ class PlsSystem:
 
     first_crossprod: (L₁, k₁, k₁) per-level Z₁'Z₁ blocks of the first random term.
     first_rhs: G = Z₁'W (q₁ x d, sparse CSR), rows level-major as in Z₁.
-    schur_map: sparse (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG, or
-        None when the dense route is used (then `first_rhs_dense` holds G as (L₁, k₁, d)).
+    schur_map: (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG (sparse, or
+        a dense array when small), or None when the dense route is used (then `first_rhs_dense`
+        holds G as (L₁, k₁, d)).
     wtw: lower triangle of W'W (d x d, dense).
-    lambda_index: for each of the first d-1 columns of W, the index into [θ, 1] of its diagonal
-        Λ entry (θ index for the other terms' random effects, -1 meaning the constant 1 for X).
+    scaling_index: for each column of W, the index into [θ, 1] of its diagonal Λ_W entry (θ index
+        for the other terms' random effects, -1 meaning the constant 1 for X and y).
     lambda_offdiag: (row, col, θ index) of the below-diagonal entries of Λ for the other terms.
     """
 
@@ -48,11 +51,11 @@ class PlsSystem:
     first_k: int
     first_crossprod: np.ndarray
     first_rhs: sp.csr_matrix
-    schur_map: sp.csc_matrix | None
+    schur_map: sp.csc_matrix | np.ndarray | None
     first_rhs_dense: np.ndarray | None
     wtw: np.ndarray
     q_rest: int
-    lambda_index: np.ndarray
+    scaling_index: np.ndarray
     lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
     y_norm2: float
 
@@ -74,8 +77,7 @@ class PlsSystem:
 
     def rest_scaling(self, theta: np.ndarray) -> np.ndarray:
         """Diagonal of Λ_W: Λ's diagonal for the other terms' effects, then 1 for X and y (length d)."""
-        extended = np.append(theta, 1.0)
-        return np.append(extended[self.lambda_index], 1.0)
+        return np.append(theta, 1.0)[self.scaling_index]
 
     def rest_lambda(self, theta: np.ndarray) -> sp.csr_matrix:
         """Λ_W as a sparse d x d matrix: block-diagonal Λ for the other terms, identity for X and y."""
@@ -102,6 +104,8 @@ def build_system(design: Design) -> PlsSystem:
     schur_map, first_rhs_dense = None, None
     if _pair_count(first_rhs, k) <= SCHUR_MAP_MAX_ENTRIES:
         schur_map = _schur_map(first_rhs, k, W.shape[1])
+        if np.prod(schur_map.shape) <= DENSE_MAP_MAX_ENTRIES:
+            schur_map = schur_map.toarray()
     else:
         first_rhs_dense = first_rhs.toarray().reshape(first.n_levels, k, W.shape[1])
     lambda_index, offdiag = _rest_lambda_pattern(design)
@@ -120,7 +124,7 @@ def build_system(design: Design) -> PlsSystem:
         first_rhs_dense=first_rhs_dense,
         wtw=np.tril((W.T @ W).toarray()),
         q_rest=sum(t.size for t in rest),
-        lambda_index=lambda_index,
+        scaling_index=np.append(lambda_index, -1),
         lambda_offdiag=offdiag,
         y_norm2=float(y @ y),
     )
