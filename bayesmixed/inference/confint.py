@@ -87,6 +87,9 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
         if is_reml(fit):
             notes.append("profile intervals use the ML deviance, as lme4's do: the REML fit was refitted by ML")
         bounds = _profile(ml_version(fit), rows, n_variance, z)
+        if np.isnan(bounds).any():
+            notes.append("NaN: the profile stayed below the cut-off however far it went (a flat likelihood, e.g. "
+                         "a variance with very few groups); that side of the interval is unbounded in practice")
     else:
         bounds, boot_notes = _bootstrap(fit, rows, level, n_boot, seed, n_jobs, progress)
         notes.extend(boot_notes)

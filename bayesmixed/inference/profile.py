@@ -103,7 +103,8 @@ class Profile:
         return float(np.sign(value - self.estimate) * np.sqrt(max(deviance - self.base, 0.0)))
 
     def crossing(self, target: float, first_step: float, bound: float) -> float:
-        """The value where ζ = target (target's sign picks the side), or `bound` when ζ stays short of it.
+        """The value where ζ = target (target's sign picks the side), `bound` when ζ stays short of it
+        there, NaN when ζ is still short of it after MAX_BRACKET_STEPS ever longer steps (a flat profile).
 
         Steps outward by secant extrapolation of ζ until the target is bracketed, then solves by Brent.
         """
@@ -126,7 +127,7 @@ class Profile:
             step = np.clip(wanted, -4 * abs(step), 4 * abs(step))
             previous_x, previous_z = x, z
             x = self._towards(bound, x + step)
-        raise BayesmixedError(f"the profile did not reach ζ = {target:.3g} within {MAX_BRACKET_STEPS} steps")
+        return float("nan")
 
     def _towards(self, bound: float, x: float) -> float:
         """x, or the bound when x is past it."""
