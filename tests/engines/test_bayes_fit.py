@@ -94,6 +94,16 @@ def test_marginal_and_full_routes_agree(sleep_design, sleep_fit):
     assert ranef_gap.to_numpy().max() < 0.2
 
 
+def test_centred_effects_give_the_same_posterior(sleep_design, sleep_fit):
+    centred = fit_bayes(sleep_design, seed=22, centred=True, progressbar=False, warn=False)
+    assert "centred: Subject" in centred.summary()
+    for name in sleep_fit.parameters.index:
+        a, b = sleep_fit.parameters.loc[name], centred.parameters.loc[name]
+        assert abs(a["median"] - b["median"]) < 0.2 * a["sd"], name
+    gap = (sleep_fit.ranef["Subject"] - centred.ranef["Subject"]).abs() / centred.ranef_sd["Subject"]
+    assert gap.to_numpy().max() < 0.2
+
+
 def test_same_seed_same_draws(sleep_design):
     a = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)
     b = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)

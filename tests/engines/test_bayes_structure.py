@@ -85,10 +85,10 @@ def test_bad_input_errors(sleep_design):
         fit_bayes(poisson, marginalize=True)
 
 
-def kernel(design, route):
+def kernel(design, route, centred=frozenset()):
     from bayesmixed.engines.bayes.kernels import log_density
 
-    layout = make_layout(design, route)
+    layout = make_layout(design, route, centred)
     model = pack_model(design, layout, default_priors(design))
 
     def evaluate(x):
@@ -99,19 +99,21 @@ def kernel(design, route):
 
 
 CASES = [
-    ("gaussian", "y ~ x + (x | g)", MARGINAL),
-    ("gaussian", "y ~ x + (x + z | g)", MARGINAL),
-    ("gaussian", "y ~ x + (x || g)", MARGINAL),
-    ("gaussian", "y ~ x + (x + z | g) + (1 | h)", FULL),
-    ("binomial", "cbind(y, fail) ~ x + (x + z | g)", FULL),
-    ("poisson", "y ~ x + (x || g) + (1 | h)", FULL),
+    ("gaussian", "y ~ x + (x | g)", MARGINAL, ()),
+    ("gaussian", "y ~ x + (x + z | g)", MARGINAL, ()),
+    ("gaussian", "y ~ x + (x || g)", MARGINAL, ()),
+    ("gaussian", "y ~ x + (x + z | g) + (1 | h)", FULL, ()),
+    ("gaussian", "y ~ x + (x + z | g) + (1 | h)", FULL, ("g", "h")),
+    ("binomial", "cbind(y, fail) ~ x + (x + z | g)", FULL, ()),
+    ("binomial", "cbind(y, fail) ~ x + (x + z | g) + (1 | h)", FULL, ("g",)),
+    ("poisson", "y ~ x + (x || g) + (1 | h)", FULL, ()),
 ]
 
 
-@pytest.mark.parametrize(("family", "formula", "route"), CASES)
-def test_gradient_matches_finite_differences(family, formula, route):
+@pytest.mark.parametrize(("family", "formula", "route", "centred"), CASES)
+def test_gradient_matches_finite_differences(family, formula, route, centred):
     design = build_design(formula, simulated(family), family=family)
-    layout, evaluate = kernel(design, route)
+    layout, evaluate = kernel(design, route, frozenset(centred))
     x = np.random.default_rng(1).normal(scale=0.4, size=layout.size)
     lp, grad = evaluate(x)
     assert np.isfinite(lp) and np.all(np.isfinite(grad))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,15 @@ def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: in
               seed: int | None = None, sampler: str = "numba", marginalize: bool | None = None,
               prior_only: bool = False, progressbar: bool | None = None, target_accept: float = 0.8,
               max_depth: int = 10, cores: int | None = None, dense_metric: bool | None = None,
-              warn: bool = True, **sampler_kwargs: Any):
+              centred: bool | Iterable[str] = False, warn: bool = True, **sampler_kwargs: Any):
     """Sample the posterior (or, with prior_only, the prior and prior predictive) of the design's model.
 
     sampler "numba" (default) runs bayesmixed's compiled NUTS on a kernel cached across processes;
     "pymc", "nutpie" and "numpyro" sample the PyMC model (full non-centred route) with those backends.
     marginalize: None picks the marginal route (γ integrated out, drawn afterwards) for gaussian models
     whose random terms share one grouping factor, the full non-centred route otherwise.
+    centred: True or grouping-factor names whose effects the full route samples centred (γ ~ N(0, Σ) directly),
+    which mixes better when every level has many rows; implies the full route.
     """
     started = time.perf_counter()
     if design.family not in FAMILIES:
@@ -38,8 +41,11 @@ def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: in
     if sampler_kwargs:
         raise BayesmixedError(f"unknown option(s) for fit('bayes'): {', '.join(sorted(sampler_kwargs))}")
     prior_set = resolve_priors(design, priors)
-    route = choose_route(design, marginalize, sampler)
-    layout = make_layout(design, route)
+    centred_groups = resolve_centred(design, centred, sampler)
+    route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
+    if centred_groups and route == MARGINAL:
+        raise BayesmixedError("centred= applies to the full route, where γ is sampled; drop marginalize=True")
+    layout = make_layout(design, route, centred_groups)
     from .result import BayesFit
 
     if prior_only:  # γ from its prior, N(0, CC'), not from a conditional on the observed y
@@ -79,6 +85,22 @@ def resolve_priors(design, priors: dict | PriorSet | None) -> PriorSet:
         return default_priors(design).updated(priors)
     except ValueError as error:
         raise BayesmixedError(str(error)) from None
+
+
+def resolve_centred(design, centred: bool | Iterable[str], sampler: str) -> frozenset[str]:
+    groups = [t.group for t in design.terms]
+    if centred is True:
+        chosen = frozenset(groups)
+    elif not centred:
+        chosen = frozenset()
+    else:
+        chosen = frozenset([centred] if isinstance(centred, str) else centred)
+        unknown = sorted(chosen - set(groups))
+        if unknown:
+            raise BayesmixedError(f"centred= names unknown grouping factor(s) {unknown}; the model's are {sorted(set(groups))}")
+    if chosen and sampler != "numba":
+        raise BayesmixedError(f"centred= runs on sampler='numba'; the PyMC model (sampler={sampler!r}) is non-centred")
+    return chosen
 
 
 def choose_route(design, marginalize: bool | None, sampler: str) -> int:

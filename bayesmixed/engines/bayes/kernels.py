@@ -340,10 +340,13 @@ def linear_predictor(x, model, C, eta):
         eta[r] = s
     for t in range(ints[3]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        k, n_levels, u_index, off = term[0], term[2], term[5], term[6]
-        gamma = np.zeros((n_levels, k))  # (levels, k) γ_j = C_t u_j
+        k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
+        gamma = np.zeros((n_levels, k))  # (levels, k) γ_j = C_t u_j, or γ_j itself when centred
         for lev in range(n_levels):
             for a in range(k):
+                if centred:
+                    gamma[lev, a] = x[u_index + lev * k + a]
+                    continue
                 s = 0.0
                 for c in range(a + 1):
                     s += C[off + a, off + c] * x[u_index + lev * k + c]
@@ -358,7 +361,7 @@ def linear_predictor(x, model, C, eta):
 
 @compiled
 def full_logp_grad(x, grad, model):
-    """log p(β, σ, sd, R, u | y) for the non-centred model, up to a data-only constant."""
+    """log p(β, σ, sd, R, u | y) for the non-centred model (γ for centred terms), up to a data-only constant."""
     ints, priors, X, y, trials, _, codes, zmat, _, _, _, _, _ = model
     family, p, sigma_index, K = ints[1], ints[2], ints[4], ints[6]
     n = X.shape[0]
@@ -399,12 +402,16 @@ def full_logp_grad(x, grad, model):
     grad_C = np.zeros((K, K))
     for t in range(ints[3]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        k, n_levels, u_index, off = term[0], term[2], term[5], term[6]
+        k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
         grad_gamma = np.zeros((n_levels, k))  # (levels, k)
         for r in range(n):
             lev = codes[r, t]
             for a in range(k):
                 grad_gamma[lev, a] += zmat[r, off + a] * grad_eta[r]
+        if centred:
+            lp += centred_prior(x, grad, u_index, n_levels, k, C[off:off + k, off:off + k], grad_gamma,
+                                grad_C[off:off + k, off:off + k])
+            continue
         for lev in range(n_levels):
             base = u_index + lev * k
             for c in range(k):  # d/du_j = C_t' dγ_j − u_j (standard-normal prior)
@@ -418,6 +425,36 @@ def full_logp_grad(x, grad, model):
                 for c in range(a + 1):
                     grad_C[off + a, off + c] += grad_gamma[lev, a] * x[base + c]
     backward_factors(x, grad, ints, priors, L, sd, grad_C)
+    return lp
+
+
+@compiled
+def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
+    """Σ_j log N(γ_j | 0, CC') less its 2π constant, γ_j = x[index + j k : ...]; adds d/dγ (with the
+    likelihood's grad_gamma) to grad and d/dC = Σ_j w_j z_j' − n_levels diag(1/C_aa) to grad_C, z = C⁻¹γ, w = C⁻ᵀz."""
+    z = np.empty(k)
+    w = np.empty(k)
+    lp = 0.0
+    for a in range(k):
+        lp -= n_levels * math.log(C[a, a])
+        grad_C[a, a] -= n_levels / C[a, a]
+    for lev in range(n_levels):
+        base = index + lev * k
+        for a in range(k):  # forward substitution C z = γ
+            s = x[base + a]
+            for m in range(a):
+                s -= C[a, m] * z[m]
+            z[a] = s / C[a, a]
+        for a in range(k - 1, -1, -1):  # back substitution C' w = z
+            s = z[a]
+            for m in range(a + 1, k):
+                s -= C[m, a] * w[m]
+            w[a] = s / C[a, a]
+        for a in range(k):
+            lp -= 0.5 * z[a] * z[a]
+            grad[base + a] += grad_gamma[lev, a] - w[a]
+            for c in range(a + 1):
+                grad_C[a, c] += w[a] * z[c]
     return lp
 
 

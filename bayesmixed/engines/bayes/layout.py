@@ -22,7 +22,7 @@ MARGINAL, FULL = 0, 1
 
 # Header of the int array the kernel reads; then TERM_INTS ints per term.
 HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal), K (marginal), n_params
-TERM_INTS = 8  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row
+TERM_INTS = 9  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row, centred
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class TermLayout:
     corr_index: int  # -1 without a correlation
     u_index: int  # -1 on the marginal route
     column_offset: int  # first column of this term in the stacked per-row model matrix (and in K)
+    centred: bool = False  # full route: γ sampled directly instead of u
 
     @property
     def k(self) -> int:
@@ -59,7 +60,8 @@ class ParameterLayout:
         return slice(0, self.p)
 
 
-def make_layout(design, route: int) -> ParameterLayout:
+def make_layout(design, route: int, centred: frozenset[str] = frozenset()) -> ParameterLayout:
+    """Parameter positions; `centred` names grouping factors whose effects the full route samples centred."""
     index = design.p
     sigma_index = -1
     if design.family == "gaussian":
@@ -77,7 +79,8 @@ def make_layout(design, route: int) -> ParameterLayout:
     if route == FULL:
         with_u = []
         for t in terms:
-            with_u.append(TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index, t.corr_index, index, t.column_offset))
+            with_u.append(TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index, t.corr_index, index,
+                                     t.column_offset, t.group in centred))
             index += t.n_levels * t.k
         terms = with_u
     return ParameterLayout(route, design.family, design.p, sigma_index, tuple(terms), index)
@@ -110,7 +113,8 @@ def pack_model(design, layout: ParameterLayout, priors: PriorSet) -> tuple:
     prior_row = p + 1
     for i, t in enumerate(layout.terms):
         ints[HEADER_INTS + TERM_INTS * i : HEADER_INTS + TERM_INTS * (i + 1)] = (
-            t.k, int(t.correlated), t.n_levels, t.sd_index, t.corr_index, t.u_index, t.column_offset, prior_row)
+            t.k, int(t.correlated), t.n_levels, t.sd_index, t.corr_index, t.u_index, t.column_offset, prior_row,
+            int(t.centred))
         prior_row += t.k + 1
     # Fresh writeable C-contiguous copies: a read-only array would be a different numba type and
     # compile the kernel and the sampler a second time.

@@ -59,7 +59,8 @@ def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrai
         return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
     factors = covariance_factors(layout, flat)
     c = constrain_draws(layout, flat)
-    return [np.einsum("sak,slk->sla", C, c[f"u{i}"]) for i, C in enumerate(factors)]
+    return [c[f"u{i}"] if t.centred else np.einsum("sak,slk->sla", C, c[f"u{i}"])
+            for i, (t, C) in enumerate(zip(layout.terms, factors))]
 
 
 def eta_chunks(beta: np.ndarray, gammas: list[np.ndarray], X: np.ndarray, offset: np.ndarray,

@@ -40,7 +40,9 @@ def summary_text(fit) -> str:
     lines = [
         f"{kind} {model} mixed model: {d.formula}",
         f"  family: {d.family}   observations: {d.n}   groups: {groups}",
-        f"  route: {ROUTE_TEXT[fit.layout.route]}",
+        f"  route: {ROUTE_TEXT[fit.layout.route]}" + (
+            f"; centred: {', '.join(t.group for t in fit.layout.terms if t.centred)}"
+            if any(t.centred for t in fit.layout.terms) else ""),
         f"  sampler: {SAMPLER_TEXT.get(fit.sampler, fit.sampler)}; {fit.n_chains} chains x {fit.n_draws} draws{tuning}; "
         f"seed {fit.seed}; {wall}",
         "",
