@@ -1,9 +1,10 @@
 """The GLMM deviance as a function of the parameters: Laplace, or adaptive Gauss-Hermite for one scalar term.
 
-Two functions are optimised, as in lme4's glmer: stage 1 maps θ to the Laplace deviance with β
-estimated inside PIRLS (lme4's nAGQ = 0); stage 2 maps (θ, β) to the Laplace (nagq = 1) or AGQ
-deviance with β fixed.  Both keep the previous modes as the next PIRLS start (a warm start changes
-how fast PIRLS converges, never where it converges to).
+Three criteria: `profiled` maps θ to the Laplace deviance minimised over β (what nagq = 1 optimises);
+lme4's two, `stage1` (θ -> Laplace deviance with β estimated inside PIRLS, lme4's nAGQ = 0) and
+`stage2` ((θ, β) -> Laplace or AGQ deviance with β fixed), serve AGQ and the fallback.  All keep the
+previous modes as the next PIRLS start (a warm start changes how fast PIRLS converges, never where
+it converges to).
 
 The AGQ deviance (lme4's glmerAGQ) with per-level sd_j = 1/L_jj at the modes ũ_j:
     -2 log L ≈ Σ_j devc_j(ũ_j) + log|L|² - 2 Σ_j log Σ_k w_k exp(z_k²/2 - (devc_j(ũ_j + z_k sd_j) - devc_j(ũ_j))/2)
@@ -25,7 +26,7 @@ from ...errors import BayesmixedError
 from .pirls import Modes, Problem, pirls, profiled_modes
 from .system import ThetaRows, theta_rows
 
-# lme4's GHrule tables stop at 100 nodes.
+# lme4's GHrule tables stop at 100 nodes (glmer itself allows up to 25).
 MAX_NAGQ = 100
 # What the optimiser sees where PIRLS fails at a trial point: worse than any real deviance.
 FAILED_VALUE = 1e100
