@@ -107,3 +107,9 @@ def test_offset_is_subtracted_from_the_response():
     assert with_offset.objective == pytest.approx(shifted.objective, rel=1e-12)
     assert with_offset.fixef["Days"] == pytest.approx(shifted.fixef["Days"], rel=1e-9)
     np.testing.assert_allclose(with_offset.fitted(), shifted.fitted() + data["base"].to_numpy(), rtol=1e-10)
+
+
+def test_too_large_a_dense_block_is_refused_with_a_reason(monkeypatch):
+    monkeypatch.setattr(system_module, "MAX_DENSE_BLOCK", 5)
+    with pytest.raises(bm.BayesmixedError, match=r"\(1 \| sample\).*dense"):
+        build_system(layout_design("crossed scalar terms"))

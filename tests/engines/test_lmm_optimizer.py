@@ -98,10 +98,10 @@ def test_convergence_check_flags_a_point_that_is_not_an_optimum():
     report = check_convergence(criterion, theta, criterion(theta), np.zeros(2), reached_limit=False)
     assert not report.converged
     assert report.max_scaled_gradient > 1.0
-    assert "failed to converge" in report.problems[0]
+    assert "failed to converge" in report.failures[0]
     at_optimum = np.array([1.0, 2.0])
     good = check_convergence(criterion, at_optimum, criterion(at_optimum), np.zeros(2), reached_limit=False)
-    assert good.converged and not good.problems
+    assert good.converged and not good.failures and not good.weak
 
 
 def test_convergence_check_flags_a_saddle():
@@ -110,7 +110,7 @@ def test_convergence_check_flags_a_saddle():
 
     report = check_convergence(criterion, np.array([0.5, 0.5]) * 0, 0.0, np.full(2, -np.inf), reached_limit=False)
     assert not report.converged
-    assert any("negative eigenvalue" in p for p in report.problems)
+    assert any("negative eigenvalue" in p for p in report.failures)
 
 
 def test_newton_polish_reaches_the_minimum_of_a_quadratic():
@@ -160,3 +160,22 @@ def test_richardson_derivatives_of_a_known_function():
                                           x[0] * np.cos(x[0] * x[2])], rtol=1e-7)
     jacobian = richardson_jacobian(lambda v: np.array([v[0] * v[1], v[2] ** 3]), x)
     np.testing.assert_allclose(jacobian, [[x[1], x[0], 0.0], [0.0, 0.0, 3 * x[2] ** 2]], rtol=1e-10, atol=1e-12)
+
+
+def test_nonconvergence_is_reported_loudly_with_advice():
+    fit = bm.lmer("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"),
+                  settings=OptimizerSettings(max_evals=8))
+    assert not fit.converged
+    (message,) = fit.messages
+    assert "may not have converged" in message and "evaluation limit" in message and "scale" in message
+    assert "may not have converged" in str(fit.summary())
+
+
+def test_a_flat_direction_is_reported_as_weakly_identified():
+    def criterion(theta):
+        return float(1e-8 * (theta[0] - 1.0) ** 2 + 10.0 * (theta[1] - 2.0) ** 2)
+
+    at_optimum = np.array([1.0, 2.0])
+    report = check_convergence(criterion, at_optimum, criterion(at_optimum), np.full(2, -np.inf), False)
+    assert report.converged
+    assert report.weak

@@ -1,7 +1,8 @@
 """lme4's convergence checks at the optimum: scaled gradient, Hessian eigenvalues, singular fit.
 
 Checks run on the free parameters only: a θ held at its bound of 0 is a boundary (singular) fit,
-reported as such, and the criterion's slope there says nothing about convergence.
+reported as such, and the criterion's slope there says nothing about convergence.  Derivatives are
+central differences of step 1e-4 (lme4's deriv12); the tolerances are lme4's defaults.
 """
 
 from __future__ import annotations
@@ -21,16 +22,31 @@ SINGULAR_TOL = 1e-4
 
 @dataclass(frozen=True)
 class ConvergenceReport:
-    """What the checks found. `problems` are lme4-style one-liners; `converged` is False when the
-    gradient is not ~0, the Hessian has negative eigenvalues, or the evaluation limit was hit."""
+    """What the checks found, as lme4-style one-liners: `failures` (the gradient is not ~0, the
+    Hessian has negative eigenvalues, the evaluation limit was hit: not converged) and `weak` (a
+    nearly singular Hessian: converged, but some parameters are poorly determined)."""
 
     gradient: np.ndarray
     hessian: np.ndarray
     free: np.ndarray
     max_scaled_gradient: float
     hessian_eigenvalues: np.ndarray
-    converged: bool
-    problems: tuple[str, ...]
+    failures: tuple[str, ...]
+    weak: tuple[str, ...] = ()
+
+    @property
+    def converged(self) -> bool:
+        return not self.failures
+
+    @classmethod
+    def unchecked(cls, reached_limit: bool) -> "ConvergenceReport":
+        """No derivative checks were run; only the optimiser's own stop is known."""
+        empty = np.zeros(0)
+        return cls(empty, np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"), empty, _limit_failure(reached_limit))
+
+
+def _limit_failure(reached_limit: bool) -> tuple[str, ...]:
+    return ("the optimiser hit its evaluation limit before converging",) if reached_limit else ()
 
 
 def singular_components(theta: np.ndarray, lower: np.ndarray, tol: float = SINGULAR_TOL) -> np.ndarray:
@@ -43,13 +59,10 @@ def check_convergence(
 ) -> ConvergenceReport:
     """Gradient and Hessian at θ by central differences, and lme4's tests on them."""
     free = np.setdiff1d(np.arange(theta.size), singular_components(theta, lower))
-    problems: list[str] = []
-    converged = not reached_limit
-    if reached_limit:
-        problems.append("the optimiser hit its evaluation limit before converging")
+    failures, weak = list(_limit_failure(reached_limit)), []
     if free.size == 0:
         empty = np.zeros(0)
-        return ConvergenceReport(empty, np.zeros((0, 0)), free, 0.0, empty, converged, tuple(problems))
+        return ConvergenceReport(empty, np.zeros((0, 0)), free, 0.0, empty, tuple(failures))
 
     def restricted(sub: np.ndarray) -> float:
         full = theta.copy()
@@ -65,17 +78,15 @@ def check_convergence(
     except np.linalg.LinAlgError:
         max_scaled = float(np.max(np.abs(gradient)))
     if max_scaled > GRADIENT_TOL:
-        converged = False
-        problems.append(f"failed to converge with max|grad| = {max_scaled:.3g} (tol = {GRADIENT_TOL:g})")
+        failures.append(f"failed to converge with max|grad| = {max_scaled:.3g} (tol = {GRADIENT_TOL:g})")
     negative = int(np.sum(eigenvalues < -HESSIAN_TOL))
     if negative:
-        converged = False
-        problems.append(f"degenerate Hessian with {negative} negative eigenvalue{'s' if negative > 1 else ''}")
+        failures.append(f"degenerate Hessian with {negative} negative eigenvalue{'s' if negative > 1 else ''}")
     elif np.any(np.abs(eigenvalues) < HESSIAN_TOL):
-        problems.append("Hessian is numerically singular: parameters are not uniquely determined")
+        weak.append("the Hessian is numerically singular: parameters are not uniquely determined")
     else:
         if eigenvalues.max() * HESSIAN_TOL > 1:
-            problems.append("nearly unidentifiable: very large eigenvalue of the Hessian (rescale variables?)")
+            weak.append("nearly unidentifiable: very large eigenvalue of the Hessian (rescale variables?)")
         if eigenvalues.min() / eigenvalues.max() < HESSIAN_TOL:
-            problems.append("nearly unidentifiable: large eigenvalue ratio of the Hessian (rescale variables?)")
-    return ConvergenceReport(gradient, hessian, free, max_scaled, eigenvalues, converged, tuple(problems))
+            weak.append("nearly unidentifiable: large eigenvalue ratio of the Hessian (rescale variables?)")
+    return ConvergenceReport(gradient, hessian, free, max_scaled, eigenvalues, tuple(failures), tuple(weak))

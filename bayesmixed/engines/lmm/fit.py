@@ -77,9 +77,7 @@ def _optimize(
     rounding noise, a Newton step to the optimum (its gradient and Hessian are the checks')."""
     optimum = minimize_criterion(criterion, start, lower, settings)
     if not check_derivatives:
-        report = ConvergenceReport(np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"),
-                                   np.zeros(0), not optimum.reached_limit, ())
-        return optimum, report
+        return optimum, ConvergenceReport.unchecked(optimum.reached_limit)
     report = check_convergence(criterion, optimum.theta, optimum.value, lower, optimum.reached_limit)
     if system.d >= LARGE_DENSE_BLOCK or not path_is_reproducible(criterion, start, lower, settings, optimum):
         optimum = newton_polish(criterion, optimum, report.free, report.gradient, report.hessian, lower)
@@ -90,10 +88,8 @@ def _messages(design: Design, theta: np.ndarray, singular: bool, report: Converg
     messages = []
     if singular:
         messages.append(singular_fit_message(design.terms, design.lambda_blocks(theta), SINGULAR_TOL))
-    failures = [p for p in report.problems if not p.startswith("nearly unidentifiable") and not p.startswith("Hessian is")]
-    weak = [p for p in report.problems if p not in failures]
-    if failures:
-        messages.append(convergence_message(failures))
-    if weak:
-        messages.append(identifiability_message(weak))
+    if report.failures:
+        messages.append(convergence_message(report.failures))
+    if report.weak:
+        messages.append(identifiability_message(report.weak))
     return tuple(messages)

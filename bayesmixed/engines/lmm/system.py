@@ -18,12 +18,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from ...design.types import Design
+from ...errors import BayesmixedError
 
 # Above this many products G_ja * G_jb the sparse Schur map would cost more memory than it saves
 # time; the dense route (one BLAS product per evaluation) is used instead.
 SCHUR_MAP_MAX_ENTRIES = 30_000_000
 # A map with at most this many entries in all is kept dense: a BLAS mat-vec beats sparse overhead.
 DENSE_MAP_MAX_ENTRIES = 200_000
+# The dense block holds d x d doubles; beyond this d it would not fit in a few GB of memory.
+MAX_DENSE_BLOCK = 15_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,8 +96,16 @@ class PlsSystem:
 def build_system(design: Design) -> PlsSystem:
     """Precompute the θ-independent cross-products of `design` (needs at least one random term)."""
     if not design.terms:
-        raise ValueError("a linear mixed model needs at least one random-effects term")
+        raise BayesmixedError("a linear mixed model needs at least one random-effects term")
     first, rest = design.terms[0], design.terms[1:]
+    d = sum(t.size for t in rest) + design.p + 1
+    if d > MAX_DENSE_BLOCK:
+        raise BayesmixedError(
+            f"the random terms after the first ({', '.join(t.label for t in rest)}) have {d - design.p - 1:,} "
+            f"random effects; this engine factors them as one dense {d:,} x {d:,} block "
+            f"({d * d * 8 / 2**30:.1f} GB), too large. Fit a smaller model (fewer levels in the crossed "
+            "factors), or use lme4, whose sparse Cholesky handles this layout"
+        )
     y = design.y - design.offset
     W = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X), sp.csc_matrix(y[:, None])], format="csc")
     k = first.n_columns
