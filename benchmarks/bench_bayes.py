@@ -8,6 +8,7 @@ bambi (if installed) gets the same timing: bmb.Model(...).fit(...) including its
 
     python benchmarks/bench_bayes.py                 # sleepstudy and sim_slopes, ours cold + warm, bambi
     python benchmarks/bench_bayes.py --insteval      # also InstEval (73k rows, 4,114 random effects), full route
+    python benchmarks/bench_bayes.py --only insteval # InstEval alone
     python benchmarks/bench_bayes.py --backends      # also our PyMC model under pymc / nutpie / numpyro
 """
 
@@ -128,12 +129,16 @@ def main() -> None:
     parser.add_argument("--insteval", action="store_true", help="also fit InstEval (full route; minutes)")
     parser.add_argument("--backends", action="store_true", help="also run our PyMC model with pymc, nutpie, numpyro")
     parser.add_argument("--no-bambi", action="store_true", help="skip bambi even when installed")
+    parser.add_argument("--only", choices=["sleepstudy", "sim_slopes", "insteval"], help="run one data set")
     args = parser.parse_args()
     for name in ("sleepstudy", "sim_slopes"):
-        benchmark(name, args.backends, not args.no_bambi)
-    if args.insteval:
-        spec = {"data": "insteval", "formula": FORMULA["insteval"], "options": {}}
-        print(f"\ninsteval: {FORMULA['insteval']}  (full non-centred route: crossed terms)")
+        if args.only in (None, name):
+            benchmark(name, args.backends, not args.no_bambi)
+    if args.insteval or args.only == "insteval":
+        # Crossed terms: the full route. Every level has many rows (25 per student, 65 per lecturer), where
+        # centred effects mix far better than non-centred ones.
+        spec = {"data": "insteval", "formula": FORMULA["insteval"], "options": {"centred": True}}
+        print(f"\ninsteval: {FORMULA['insteval']}  (full route, centred effects; 4 chains x 1000 after 1000)")
         print(line("bayesmixed numba NUTS, warm cache", run_child(CHILD, spec, timeout=7200)))
 
 

@@ -80,6 +80,12 @@ def test_inference_data(sleep_fit):
     assert "posterior_predictive" in sleep_fit.with_predictive().groups()
     observation = sleep_fit.log_likelihood("observation")
     assert observation.shape == (4000, 180) and np.all(np.isfinite(observation))
+    import arviz as az
+
+    with warnings.catch_warnings():  # 18 subjects: Pareto k > 0.7 for some is expected when leaving a whole one out
+        warnings.simplefilter("ignore")
+        loo = az.loo(idata)  # leave-one-subject-out from the per-group marginal likelihoods
+    assert np.isfinite(loo.elpd_loo) and loo.n_data_points == 18
 
 
 def test_marginal_and_full_routes_agree(sleep_design, sleep_fit):
@@ -176,3 +182,13 @@ def test_pymc_backends_agree(sleep_design, sleep_fit, sampler):
         a, b = sleep_fit.parameters.loc[name], fit.parameters.loc[name]
         assert abs(a["median"] - b["median"]) < 0.25 * a["sd"], (name, a["median"], b["median"])
     assert fit.ranef["Subject"].shape == (18, 2)
+
+
+@pytest.mark.slow
+def test_pymc_model_structure(sleep_fit):
+    model = sleep_fit.pymc_model
+    names = {v.name for v in model.free_RVs}
+    assert {"beta", "u_Subject", "chol_Subject", "sigma"} <= names
+    point = model.initial_point()
+    assert np.isfinite(model.compile_logp()(point))
+    assert all(np.all(np.isfinite(g)) for g in model.compile_dlogp()(point))
