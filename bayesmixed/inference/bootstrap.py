@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import BayesmixedError
-from .fits import check_same_data, fit_label, require_frequentist
+from .fits import check_same_data, fit_label, nesting_problems, require_frequentist
 from .lrt import prepare_for_comparison
 from .parameters import embed_theta
 from .refit import RefitFailure, embed_fixef, response_model, start_of
@@ -133,7 +134,8 @@ class BootstrapLRT:
     """Parametric-bootstrap likelihood-ratio test.
 
     stat: observed 2(ℓ_big − ℓ_small); p_value: share of simulated statistics >= stat; mc_se: its Monte
-    Carlo standard error √(p(1−p)/n_ok); simulated: the statistics of the successful refits.
+    Carlo standard error √(p(1−p)/n_ok); simulated: the statistics of the successful refits;
+    seed_entropy: the root SeedSequence's entropy (pass it as seed to repeat a run made with seed=None).
     """
 
     stat: float
@@ -199,10 +201,13 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
     if simulated.size == 0:
         raise BayesmixedError(f"every bootstrap refit failed; first reason: {run.failures[0]}")
     p_value = float(np.mean(simulated >= observed))
+    notes.extend(f"m0 does not look nested in m1: {problem}; the test assumes nested models"
+                 for problem in nesting_problems(small, big))
     if run.n_failed:
         notes.append(f"{run.n_failed} of {n} refits failed and were left out (first: {run.failures[0]})")
-    from scipy import stats
-
+    if p_value in (0.0, 1.0):
+        notes.append(f"{'no' if p_value == 0 else 'every'} simulated statistic reached the observed one: the "
+                     f"bootstrap resolves p only to 1/{simulated.size}; simulate more for a finer answer")
     df = int(big.npar - small.npar)
     return BootstrapLRT(
         stat=float(observed), p_value=p_value, mc_se=float(np.sqrt(p_value * (1 - p_value) / simulated.size)),
