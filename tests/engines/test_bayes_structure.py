@@ -198,3 +198,24 @@ def test_diagnostics_match_arviz():
     assert rhat(x) == pytest.approx(float(az.rhat(x)), rel=1e-6)
     assert ess_bulk(x) == pytest.approx(float(az.ess(x, method="bulk")), rel=0.02)
     assert ess_tail(x) == pytest.approx(float(az.ess(x, method="tail")), rel=0.02)
+
+
+def test_stale_compiled_cache_is_dropped(tmp_path):
+    """numba checks a cached function against its own file only; the engine drops its entries when any
+    compiled source (or numba) changes, so a cached sampler never runs an old kernel."""
+    from types import SimpleNamespace
+
+    from bayesmixed.engines.bayes.compiled_cache import MARKER, drop_stale_entries, source_fingerprint
+
+    stale = [tmp_path / "nuts.run_iterations-247.py311.nbi", tmp_path / "kernels.log_density-461.py311.1.nbc"]
+    unrelated = tmp_path / "other.f-1.py311.nbi"
+    for path in stale + [unrelated]:
+        path.write_text("x")
+    (tmp_path / MARKER).write_text("an older fingerprint")
+    dispatcher = SimpleNamespace(_cache=SimpleNamespace(_cache_path=str(tmp_path)))
+    drop_stale_entries(dispatcher)
+    assert not any(p.exists() for p in stale) and unrelated.exists()
+    assert (tmp_path / MARKER).read_text() == source_fingerprint()
+    stale[0].write_text("fresh entry")
+    drop_stale_entries(dispatcher)  # fingerprint matches now: entries stay
+    assert stale[0].exists()

@@ -468,3 +468,12 @@ def log_density(x, grad, model):
     if not math.isfinite(lp):
         return -np.inf
     return lp
+
+
+def _check_cache() -> None:
+    from .compiled_cache import drop_stale_entries
+
+    drop_stale_entries(log_density)
+
+
+_check_cache()  # before any compiled function of kernels, nuts or conditional loads from the cache
