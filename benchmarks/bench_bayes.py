@@ -15,6 +15,7 @@ bambi (if installed) gets the same timing: bmb.Model(...).fit(...) including its
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -111,9 +112,7 @@ def benchmark(name: str, backends: bool, bambi: bool) -> None:
             result = run_child(CHILD, {**spec, "options": {"sampler": sampler}})
             print(line(f"bayesmixed PyMC model + {sampler} (full route)", result))
     if bambi:
-        try:
-            import bambi as _  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("bambi") is None:
             print("  bambi not installed: pip install 'bambi==0.17.*' to run it here")
         else:
             for label, options in (("bambi 0.17 + nutpie (no correlation)", {"inference_method": "nutpie"}),

@@ -14,8 +14,6 @@ from bayesmixed.design import build_design
 from bayesmixed.engines.bayes import fit_bayes
 from bayesmixed.engines.bayes.diagnostics import SamplingWarning
 
-from .test_bayes_structure import simulated
-
 # lme4 1.1-31 REML fit of Reaction ~ Days + (Days | Subject) (tests/reference/lme4_reference.json, sleep_corr_reml)
 REML_FIXEF = {"(Intercept)": 251.405104848485, "Days": 10.467285959596}
 REML_SD = {"sd(Subject:(Intercept))": 24.7406579949841, "sd(Subject:Days)": 5.92213765889808,

@@ -154,21 +154,6 @@ def cholesky_inplace(M, K):
 
 
 @compiled
-def cholesky_solve(Lm, rhs, out, K):
-    """out = (Lm Lm')⁻¹ rhs for a lower Cholesky factor Lm (K x K)."""
-    for i in range(K):
-        s = rhs[i]
-        for m in range(i):
-            s -= Lm[i, m] * out[m]
-        out[i] = s / Lm[i, i]
-    for i in range(K - 1, -1, -1):
-        s = out[i]
-        for m in range(i + 1, K):
-            s -= Lm[m, i] * out[m]
-        out[i] = s / Lm[i, i]
-
-
-@compiled
 def cholesky_product(M, K):
     """Lower Cholesky factor of M's K x K block in place; returns |M| (0 if not positive definite)."""
     det = 1.0

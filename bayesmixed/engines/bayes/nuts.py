@@ -121,7 +121,6 @@ def leapfrog(x, p, grad, step, inv_diag, inv_dense, dense, tmp, model):
 @compiled
 def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, max_depth, model, work, ckpt_p, ckpt_rho):
     """One NUTS draw from x (updated in place with grad); returns (lp, acceptance, depth, steps, diverging, energy)."""
-    D = x.shape[0]
     (p, x_left, p_left, g_left, x_right, p_right, g_right, x_leaf, p_leaf, g_leaf,
      x_prop, g_prop, p_prop, x_sub, g_sub, p_sub, rho, rho_sub, rho_tmp, tmp) = work
     draw_momentum(p, rng, inv_diag, chol_dense, dense, tmp)
