@@ -40,8 +40,14 @@ def _pointwise_idata(fit: Any, unit: str):
 
     try:
         loglik = fit.log_likelihood(unit)
-    except BayesmixedError as error:  # the engine says why (group-level values need the marginal route)
-        raise BayesmixedError(f"unit={unit!r} is not available for this fit: {error}") from None
+    except BayesmixedError:
+        if unit != "group":
+            raise
+        raise BayesmixedError(
+            "unit='group' needs each group's marginal log-likelihood, which the Bayesian engine computes on its "
+            f"marginal route; {fit.design.formula!r} was fitted on the {fit.route} route. Use unit='observation', "
+            "or refit with marginalize=True (Gaussian models whose random terms share one grouping factor)"
+        ) from None
     shape = (fit.n_chains, fit.n_draws)
     response = fit.design.response or "y"
     return az.from_dict(posterior={"beta": fit.beta_draws.reshape(shape + (-1,))},
