@@ -97,3 +97,10 @@ def test_side_by_side_refuses_different_models_and_offers_cheap_intervals():
         bm.side_by_side(a=lmm(SLEEP_CORRELATED), b=lmm(SLEEP_INTERCEPT))
     table = bm.side_by_side(reml=lmm(SLEEP_CORRELATED), intervals="wald").to_frame()
     assert table.loc["sigma", ("reml", "lower")] != table.loc["sigma", ("reml", "lower")]  # NaN: none asked for
+
+
+def test_leave_one_group_out_on_a_full_route_fit_says_what_to_do():
+    model = bm.Model(SLEEP_CORRELATED, bm.datasets.load("sleepstudy"))
+    full = model.fit("bayes", draws=100, tune=100, chains=2, seed=4, progressbar=False, warn=False, marginalize=False)
+    with pytest.raises(BayesmixedError, match="marginal route.*full route.*marginalize=True"):
+        bm.compare({"full": full, "intercepts": bayes(SLEEP_INTERCEPT)}, unit="group")
