@@ -49,12 +49,13 @@ def summary_text(fit) -> str:
     ]
     frame = fit.parameters
     with_diagnostics = not fit.is_prior
+    source = "prior" if fit.is_prior else "posterior"
     fixed = list(d.fixef_names)
     random = [n for n in frame.index if n.startswith(("sd(", "cor("))]
     if fixed:
-        lines += ["Fixed effects (posterior):"] + _table(frame, fixed, with_diagnostics) + [""]
+        lines += [f"Fixed effects ({source}):"] + _table(frame, fixed, with_diagnostics) + [""]
     if random or "sigma" in frame.index:
-        lines += ["Random effects and residual (posterior):"]
+        lines += [f"Random effects and residual ({source}):"]
         lines += _table(frame, random + (["sigma"] if "sigma" in frame.index else []), with_diagnostics) + [""]
     if fit.diagnosis is not None:
         lines.append(str(fit.diagnosis))
