@@ -26,6 +26,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "bootstrap_lrt": ("bayesmixed.inference", "bootstrap_lrt"),
     "compare": ("bayesmixed.inference", "compare"),
     "side_by_side": ("bayesmixed.inference", "side_by_side"),
+    "aic_table": ("bayesmixed.inference", "aic_table"),
+    "confint": ("bayesmixed.inference", "confint"),
     "plots": ("bayesmixed.plots", None),
 }
 

@@ -123,17 +123,23 @@ def fit_command(
     chains: int = typer.Option(4, help="chains (bayes)"),
     seed: int = typer.Option(None, help="random seed (bayes)"),
     sampler: str = typer.Option(None, help="NUTS implementation (bayes): see the README"),
+    nagq: int = typer.Option(1, help="adaptive Gauss-Hermite points (ml, binomial/poisson; 1 = Laplace)"),
+    link: str = typer.Option(None, help="link function (ml, binomial: logit, probit or cloglog)"),
 ) -> None:
     """Fit a model and print its summary (lme4's for REML/ML, the posterior's for Bayes)."""
     from ..model import Model
 
     def fit():
         model = Model(formula, read_data(data), family=family)
-        options = {}
+        options: dict[str, Any] = {}
         if method.lower() == "bayes":
             options = {"draws": draws, "tune": tune, "chains": chains, "seed": seed}
             if sampler:
                 options["sampler"] = sampler
+        elif model.family != "gaussian":
+            options = {"nagq": nagq} | ({"link": link} if link else {})
+        elif nagq != 1 or link:
+            raise BayesmixedError("--nagq and --link apply to binomial and Poisson models only")
         return model.fit(method, **options)
 
     result = run_reporting_errors(fit)
