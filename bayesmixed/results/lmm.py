@@ -88,8 +88,10 @@ class LmmFit(MixedFit):
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
         from ..engines.lmm.conditional import conditional_covariances
+        from ..engines.lmm.threads import dense_block_threads
 
-        return conditional_covariances(self.factor, self.design, self.sigma)
+        with dense_block_threads(self.factor.system):
+            return conditional_covariances(self.factor, self.design, self.sigma)
 
     @property
     def ranef_sd(self) -> dict[str, pd.DataFrame]:
@@ -124,8 +126,10 @@ class LmmFit(MixedFit):
     def satterthwaite(self) -> "Satterthwaite":
         """lmerTest's ingredients for Satterthwaite df: vcov of (θ, σ) and ∂vcov(β)/∂(θ, σ)."""
         from ..engines.lmm.satterthwaite import satterthwaite
+        from ..engines.lmm.threads import dense_block_threads
 
-        return satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
+        with dense_block_threads(self.factor.system):
+            return satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
 
     @property
     def coefficients(self) -> pd.DataFrame:

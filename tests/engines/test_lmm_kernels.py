@@ -6,6 +6,8 @@ other term (Λ_W with off-diagonal blocks); the sparse Schur map and the dense r
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,26 @@ def test_too_large_a_dense_block_is_refused_with_a_reason(monkeypatch):
     monkeypatch.setattr(system_module, "MAX_DENSE_BLOCK", 5)
     with pytest.raises(bm.BayesmixedError, match=r"\(1 \| sample\).*dense"):
         build_system(layout_design("crossed scalar terms"))
+
+
+@pytest.mark.parametrize("name", ["crossed scalar terms", "vector first, scalar second"])
+def test_schur_map_built_in_chunks_equals_one_piece(name, monkeypatch):
+    design = layout_design(name)
+    monkeypatch.setattr(system_module, "DENSE_MAP_MAX_ENTRIES", 0)
+    whole = build_system(design).schur_map
+    monkeypatch.setattr(system_module, "PAIR_CHUNK", 7)
+    chunked = build_system(design).schur_map
+    assert abs(whole - chunked).max() == 0.0 and whole.nnz == chunked.nnz
+
+
+def test_large_dense_blocks_are_factored_with_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from bayesmixed.engines.lmm import threads
+
+    system = build_system(layout_design("crossed scalar terms"))
+    monkeypatch.setattr(threads, "THREADED_BLOCK", 0)
+    with threads.dense_block_threads(system):
+        assert all(info["num_threads"] == 1 for info in threadpool_info() if info["user_api"] == "blas")
+    monkeypatch.setattr(threads, "THREADED_BLOCK", 10**6)
+    assert isinstance(threads.dense_block_threads(system), contextlib.nullcontext)

@@ -14,6 +14,7 @@ from .factor import factorize
 from .objective import ProfiledCriterion, residual_sd
 from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
 from .system import PlsSystem, build_system
+from .threads import dense_block_threads
 
 # Dense blocks at least this large make a second BOBYQA run (the reproducibility check) cost as much
 # as the fit, and their long sums are where rounding noise steers lme4's path: polish directly.
@@ -40,17 +41,18 @@ def fit_lmm(
         raise BayesmixedError("the formula has no random-effects term; a linear mixed model needs at least one")
     if reml and design.n <= design.p:
         raise BayesmixedError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
-    system = build_system(design)
-    criterion = ProfiledCriterion(system, reml)
     theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)
     if theta0.shape != design.theta_start.shape:
         raise BayesmixedError(f"start must hold {design.n_theta} values of θ ({', '.join(design.theta_names)})")
-    optimum, report = _optimize(system, criterion, theta0, design.theta_lower, settings or OptimizerSettings(),
-                                check_derivatives)
-    theta = optimum.theta
-    factor = factorize(system, theta)
-    sigma = residual_sd(factor, reml)
-    beta, effects = conditional_modes(factor, design)
+    system = build_system(design)
+    criterion = ProfiledCriterion(system, reml)
+    with dense_block_threads(system):
+        optimum, report = _optimize(system, criterion, theta0, design.theta_lower,
+                                    settings or OptimizerSettings(), check_derivatives)
+        theta = optimum.theta
+        factor = factorize(system, theta)
+        sigma = residual_sd(factor, reml)
+        beta, effects = conditional_modes(factor, design)
     singular = singular_components(theta, design.theta_lower).size > 0
     return LmmFit(
         design=design,

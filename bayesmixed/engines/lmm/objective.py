@@ -33,12 +33,21 @@ def unprofiled_deviance(factor: BlockedFactor, sigma: float, reml: bool) -> floa
 
     ML: log|L_θ|² + r²/σ² + n log(2πσ²); REML adds log|R_X|² - p log(2πσ²).
     """
-    n, p = factor.system.n, factor.system.p
+    system = factor.system
+    return deviance_from_terms(
+        factor.logdet_random, factor.logdet_fixed, factor.pwrss, system.n, system.p, sigma, reml
+    )
+
+
+def deviance_from_terms(
+    logdet_random: float, logdet_fixed: float, pwrss: float, n: int, p: int, sigma: float, reml: bool
+) -> float:
+    """unprofiled_deviance from the factor's scalars (so callers can keep those and drop the factor)."""
     log_var = LOG_2PI + 2.0 * math.log(sigma)
-    deviance = factor.logdet_random + factor.pwrss / sigma**2 + n * log_var
+    deviance = logdet_random + pwrss / sigma**2 + n * log_var
     if reml:
-        deviance += factor.logdet_fixed - p * log_var
-    return float(deviance)
+        deviance += logdet_fixed - p * log_var
+    return deviance
 
 
 @dataclass(frozen=True, eq=False)

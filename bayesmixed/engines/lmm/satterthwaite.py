@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 from .derivatives import richardson_hessian, richardson_jacobian
-from .factor import BlockedFactor, factorize
-from .objective import unprofiled_deviance
+from .factor import factorize
+from .objective import deviance_from_terms
 from .system import PlsSystem
 
 # lmerTest's tolerance for "positive" eigenvalues of H when inverting it (Moore-Penrose).
@@ -45,15 +45,18 @@ class Satterthwaite:
 def satterthwaite(system: PlsSystem, theta: np.ndarray, sigma: float, reml: bool) -> Satterthwaite:
     """lmerTest's Satterthwaite ingredients at the fitted (θ, σ)."""
 
-    @lru_cache(maxsize=256)
-    def factor_at(key: bytes) -> BlockedFactor:
-        return factorize(system, np.frombuffer(key))
+    @lru_cache(maxsize=None)
+    def at_theta(key: bytes) -> tuple[tuple[float, float, float], np.ndarray]:
+        # Keep the factor's scalars and the p x p covariance only, not its (possibly large) blocks.
+        factor = factorize(system, np.frombuffer(key))
+        return (factor.logdet_random, factor.logdet_fixed, factor.pwrss), factor.unscaled_vcov()
 
     def deviance(varpar: np.ndarray) -> float:
-        return unprofiled_deviance(factor_at(varpar[:-1].tobytes()), varpar[-1], reml)
+        terms, _ = at_theta(varpar[:-1].tobytes())
+        return deviance_from_terms(*terms, system.n, system.p, varpar[-1], reml)
 
     def vcov_beta(varpar: np.ndarray) -> np.ndarray:
-        return varpar[-1] ** 2 * factor_at(varpar[:-1].tobytes()).unscaled_vcov()
+        return varpar[-1] ** 2 * at_theta(varpar[:-1].tobytes())[1]
 
     varpar = np.append(np.asarray(theta, dtype=float), sigma)
     hessian = richardson_hessian(deviance, varpar)

@@ -25,6 +25,8 @@ from ...errors import BayesmixedError
 SCHUR_MAP_MAX_ENTRIES = 30_000_000
 # A map with at most this many entries in all is kept dense: a BLAS mat-vec beats sparse overhead.
 DENSE_MAP_MAX_ENTRIES = 200_000
+# Pairs of nonzeros generated at once while building the Schur map (bounds its temporary memory).
+PAIR_CHUNK = 1_000_000
 # The dense block holds d x d doubles; beyond this d it would not fit in a few GB of memory.
 MAX_DENSE_BLOCK = 15_000
 
@@ -163,6 +165,7 @@ def _schur_map(G: sp.csr_matrix, k: int, d: int) -> sp.csc_matrix:
     Within a level, nonzeros are sorted by column so that every pair (e2 before e1) has
     col(e2) <= col(e1): one triangle, no filtering.  Two different rows c1 != c2 hitting the same
     column a contribute M[c1,c2] + M[c2,c1] = 2 M[c1,c2] (M is symmetric): their pair counts twice.
+    Levels are paired in chunks of about PAIR_CHUNK pairs, which bounds the temporary memory.
     """
     entry_row = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
     entry_level = entry_row // k
@@ -170,22 +173,28 @@ def _schur_map(G: sp.csr_matrix, k: int, d: int) -> sp.csc_matrix:
     row, col, value = entry_row[order] % k, G.indices[order].astype(np.int64), G.data[order]
     level = entry_level[order]
     level_start = G.indptr[::k].astype(np.int64)
-    # Pair each nonzero e1 (position i within its level) with the nonzeros at positions 0..i.
-    position = np.arange(G.nnz) - level_start[level]
-    partners = position + 1
-    first = np.repeat(np.arange(G.nnz), partners)
-    block_start = np.repeat(np.cumsum(partners) - partners, partners)
-    second = level_start[level[first]] + (np.arange(first.size) - block_start)
-    values = value[first] * value[second]
-    values[(col[first] == col[second]) & (first != second)] *= 2.0
-    column = level[first] * k * k + row[first] * k + row[second]
-    # Pairs come grouped by level; with k = 1 the columns are already in order, else sort stably.
-    if k > 1:
-        by_column = np.argsort(column, kind="stable")
-        column, first, second, values = column[by_column], first[by_column], second[by_column], values[by_column]
-    n_columns = (level_start.size - 1) * k * k
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(column, minlength=n_columns))])
-    return sp.csc_matrix((values, col[first] * d + col[second], indptr), shape=(d * d, n_columns))
+    per_level = np.diff(level_start)
+    n_columns = per_level.size * k * k
+    chunk_ends = np.searchsorted(np.cumsum(per_level * (per_level + 1) // 2), np.arange(1, 1 + _pair_count(G, k) // PAIR_CHUNK) * PAIR_CHUNK)
+    bounds = np.unique(np.concatenate([[0], chunk_ends, [per_level.size]]))
+    values, rows, counts = [], [], np.zeros(n_columns, dtype=np.int64)
+    for first_level, last_level in zip(bounds[:-1], bounds[1:]):
+        entries = np.arange(level_start[first_level], level_start[last_level])
+        # Pair each nonzero e1 (position i within its level) with the nonzeros at positions 0..i.
+        partners = entries - level_start[level[entries]] + 1
+        first = np.repeat(entries, partners)
+        second = level_start[level[first]] + (np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners))
+        chunk_values = value[first] * value[second]
+        chunk_values[(col[first] == col[second]) & (first != second)] *= 2.0
+        column = level[first] * k * k + row[first] * k + row[second]
+        if k > 1:  # columns are level-major, so sorting within the chunk orders them globally
+            by_column = np.argsort(column, kind="stable")
+            column, first, second, chunk_values = column[by_column], first[by_column], second[by_column], chunk_values[by_column]
+        values.append(chunk_values)
+        rows.append(col[first] * d + col[second])
+        counts += np.bincount(column, minlength=n_columns)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csc_matrix((np.concatenate(values), np.concatenate(rows), indptr), shape=(d * d, n_columns))
 
 
 def _rest_lambda_pattern(design: Design) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
