@@ -87,5 +87,6 @@ def crossed_data(seed: int = 11, correlated_second: bool = True) -> "pd.DataFram
     x = rng.uniform(-1, 2, n)
     a1 = rng.normal(0, 1.0, 40)
     b2 = rng.multivariate_normal([0, 0], [[1.0, 0.4], [0.4, 0.5]], 8)
-    y = 2 + 0.5 * x + a1[g1] + b2[g2, 0] + b2[g2, 1] * x + rng.normal(0, 0.7, n)
-    return pd.DataFrame({"y": y, "x": x, "g1": [f"a{i}" for i in g1], "g2": [f"b{i}" for i in g2]})
+    z = rng.normal(0, 1, n)
+    y = 2 + 0.5 * x + a1[g1] + b2[g2, 0] + b2[g2, 1] * x + 0.3 * z + rng.normal(0, 0.7, n)
+    return pd.DataFrame({"y": y, "x": x, "z": z, "g1": [f"a{i}" for i in g1], "g2": [f"b{i}" for i in g2]})

@@ -27,6 +27,7 @@ LAYOUTS = {
     "scalar first, correlated second": (None, "y ~ x + (1 | g1) + (x | g2)"),
     "vector first, scalar second": (None, "y ~ x + (x | g1) + (1 | g2)"),
     "scalar first, uncorrelated vector second": (None, "y ~ x + (1 | g1) + (x || g2)"),
+    "three-column first, intercept-free second": (None, "y ~ x + z + (x + z | g1) + (0 + x | g2)"),
 }
 
 

@@ -109,6 +109,11 @@ def _first_term_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray
         inverse[:, 0] = 1.0 / (l11 * l11) + off * off
         inverse[:, 1] = inverse[:, 2] = off / l22
         inverse[:, 3] = 1.0 / (l22 * l22)
+    else:
+        chol = np.linalg.cholesky(a.reshape(levels, k, k))
+        logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+        chol_inverse = np.linalg.inv(chol)
+        inverse = (np.swapaxes(chol_inverse, 1, 2) @ chol_inverse).reshape(levels, k * k)
     return (inverse @ kron.T).reshape(levels, k, k), logdet
 
 
