@@ -314,41 +314,33 @@ def backward_factors(x, grad, ints, priors, L, sd, grad_C):
 
 
 @compiled
-def linear_predictor(x, model, C, eta):
-    """η = offset + Xβ + Σ_t Σ_c m_t[n,c] (C_t u_t)[code_t[n], c]; C holds each term's block."""
-    ints, _, X, _, _, offset, codes, zmat, _, _, _, _, _ = model
-    n, p = X.shape[0], ints[2]
-    for r in range(n):
-        s = offset[r]
-        for j in range(p):
-            s += X[r, j] * x[j]
-        eta[r] = s
+def term_effects(x, ints, C, gamma):
+    """γ of every term into gamma, laid out as x[u_start:]: γ_j = C_t u_j, or x itself for a centred term."""
+    u_start = ints[HEADER_INTS + 5]
     for t in range(ints[3]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
         k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
-        gamma = np.zeros((n_levels, k))  # (levels, k) γ_j = C_t u_j, or γ_j itself when centred
         for lev in range(n_levels):
+            base = u_index + lev * k
             for a in range(k):
                 if centred:
-                    gamma[lev, a] = x[u_index + lev * k + a]
+                    gamma[base - u_start + a] = x[base + a]
                     continue
                 s = 0.0
                 for c in range(a + 1):
-                    s += C[off + a, off + c] * x[u_index + lev * k + c]
-                gamma[lev, a] = s
-        for r in range(n):
-            lev = codes[r, t]
-            s = 0.0
-            for a in range(k):
-                s += zmat[r, off + a] * gamma[lev, a]
-            eta[r] += s
+                    s += C[off + a, off + c] * x[base + c]
+                gamma[base - u_start + a] = s
 
 
 @compiled
 def full_logp_grad(x, grad, model):
-    """log p(β, σ, sd, R, u | y) for the non-centred model (γ for centred terms), up to a data-only constant."""
-    ints, priors, X, y, trials, _, codes, zmat, _, _, _, _, _ = model
-    family, p, sigma_index, K = ints[1], ints[2], ints[4], ints[6]
+    """log p(β, σ, sd, R, u | y) for the non-centred model (γ for centred terms), up to a data-only constant.
+
+    One pass over the rows: η_r = offset_r + X_r β + Σ_t m_t[r] · γ_t[code_t[r]], its log-likelihood, and
+    d/dη_r pushed to β and to each term's γ.
+    """
+    ints, priors, X, y, trials, offset, codes, zmat, _, _, _, _, _ = model
+    family, p, sigma_index, n_terms, K = ints[1], ints[2], ints[4], ints[3], ints[6]
     n = X.shape[0]
     grad[:] = 0.0
     lp = fixed_and_sigma_priors(x, grad, ints, priors)
@@ -356,45 +348,55 @@ def full_logp_grad(x, grad, model):
     L = np.zeros((K, K))
     sd = np.zeros(K)
     lp += assemble_factors(x, ints, priors, C, L, sd)
-    eta = np.empty(n)
-    linear_predictor(x, model, C, eta)
-    grad_eta = np.empty(n)  # (n,) d log-likelihood / d η
+    u_start = ints[HEADER_INTS + 5] if n_terms else x.shape[0]
+    gamma = np.empty(x.shape[0] - u_start)  # all terms' γ, laid out as x[u_start:]
+    grad_gamma = np.zeros(x.shape[0] - u_start)
+    term_effects(x, ints, C, gamma)
+    term_k = np.empty(n_terms, dtype=np.int64)
+    term_base = np.empty(n_terms, dtype=np.int64)
+    term_column = np.empty(n_terms, dtype=np.int64)
+    for t in range(n_terms):
+        term_k[t] = ints[HEADER_INTS + TERM_INTS * t]
+        term_base[t] = ints[HEADER_INTS + TERM_INTS * t + 5] - u_start
+        term_column[t] = ints[HEADER_INTS + TERM_INTS * t + 6]
+    v = math.exp(2.0 * x[sigma_index]) if family == 0 else 1.0
+    sum_sq = 0.0
+    for r in range(n):
+        eta = offset[r]
+        for j in range(p):
+            eta += X[r, j] * x[j]
+        for t in range(n_terms):
+            base = term_base[t] + codes[r, t] * term_k[t]
+            for a in range(term_k[t]):
+                eta += zmat[r, term_column[t] + a] * gamma[base + a]
+        if family == 0:
+            resid = y[r] - eta
+            sum_sq += resid * resid
+            grad_eta = resid / v
+        elif family == 1:
+            log1p_exp = eta + math.log1p(math.exp(-eta)) if eta > 0 else math.log1p(math.exp(eta))
+            lp += y[r] * eta - trials[r] * log1p_exp
+            grad_eta = y[r] - trials[r] / (1.0 + math.exp(-eta))
+        else:
+            mean = math.exp(eta)
+            lp += y[r] * eta - mean
+            grad_eta = y[r] - mean
+        for j in range(p):
+            grad[j] += X[r, j] * grad_eta
+        for t in range(n_terms):
+            base = term_base[t] + codes[r, t] * term_k[t]
+            for a in range(term_k[t]):
+                grad_gamma[base + a] += zmat[r, term_column[t] + a] * grad_eta
     if family == 0:
-        v = math.exp(2.0 * x[sigma_index])
-        ss = 0.0
-        for r in range(n):
-            resid = y[r] - eta[r]
-            ss += resid * resid
-            grad_eta[r] = resid / v
-        lp += -0.5 * ss / v - n * x[sigma_index]
-        grad[sigma_index] += ss / v - n
-    elif family == 1:
-        for r in range(n):
-            e = eta[r]
-            log1p_exp = e + math.log1p(math.exp(-e)) if e > 0 else math.log1p(math.exp(e))
-            lp += y[r] * e - trials[r] * log1p_exp
-            grad_eta[r] = y[r] - trials[r] / (1.0 + math.exp(-e))
-    else:
-        for r in range(n):
-            mean = math.exp(eta[r])
-            lp += y[r] * eta[r] - mean
-            grad_eta[r] = y[r] - mean
-    for j in range(p):
-        s = 0.0
-        for r in range(n):
-            s += X[r, j] * grad_eta[r]
-        grad[j] += s
+        lp += -0.5 * sum_sq / v - n * x[sigma_index]
+        grad[sigma_index] += sum_sq / v - n
     grad_C = np.zeros((K, K))
-    for t in range(ints[3]):
+    for t in range(n_terms):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
         k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
-        grad_gamma = np.zeros((n_levels, k))  # (levels, k)
-        for r in range(n):
-            lev = codes[r, t]
-            for a in range(k):
-                grad_gamma[lev, a] += zmat[r, off + a] * grad_eta[r]
+        grad_gamma_t = grad_gamma[u_index - u_start : u_index - u_start + n_levels * k].reshape((n_levels, k))
         if centred:
-            lp += centred_prior(x, grad, u_index, n_levels, k, C[off:off + k, off:off + k], grad_gamma,
+            lp += centred_prior(x, grad, u_index, n_levels, k, C[off:off + k, off:off + k], grad_gamma_t,
                                 grad_C[off:off + k, off:off + k])
             continue
         for lev in range(n_levels):
@@ -402,13 +404,13 @@ def full_logp_grad(x, grad, model):
             for c in range(k):  # d/du_j = C_t' dγ_j − u_j (standard-normal prior)
                 s = 0.0
                 for a in range(c, k):
-                    s += C[off + a, off + c] * grad_gamma[lev, a]
+                    s += C[off + a, off + c] * grad_gamma_t[lev, a]
                 u = x[base + c]
                 grad[base + c] += s - u
                 lp -= 0.5 * u * u
             for a in range(k):  # dC_t[a, c] += dγ_j[a] u_j[c]
                 for c in range(a + 1):
-                    grad_C[off + a, off + c] += grad_gamma[lev, a] * x[base + c]
+                    grad_C[off + a, off + c] += grad_gamma_t[lev, a] * x[base + c]
     backward_factors(x, grad, ints, priors, L, sd, grad_C)
     return lp
 
