@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,15 +12,19 @@ from ...errors import BayesmixedError
 from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
 from .prior import PriorSet, default_priors
 
+if TYPE_CHECKING:
+    from ...design.types import Design
+    from .result import BayesFit
+
 SAMPLERS = ("numba", "pymc", "nutpie", "numpyro")
 FAMILIES = ("gaussian", "binomial", "poisson")
 
 
-def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
+def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
               seed: int | None = None, sampler: str = "numba", marginalize: bool | None = None,
               prior_only: bool = False, progressbar: bool | None = None, target_accept: float = 0.8,
               max_depth: int = 10, cores: int | None = None, dense_metric: bool | None = None,
-              centred: bool | Iterable[str] = False, warn: bool = True, **sampler_kwargs: Any):
+              centred: bool | Iterable[str] = False, warn: bool = True, **unknown_options: Any) -> BayesFit:
     """Sample the posterior (or, with prior_only, the prior and prior predictive) of the design's model.
 
     sampler "numba" (default) runs bayesmixed's compiled NUTS on a kernel cached across processes;
@@ -38,8 +42,8 @@ def fit_bayes(design, *, priors: dict | None = None, draws: int = 1000, tune: in
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) != value or value < (0 if name == "tune" else 1):
             raise BayesmixedError(f"{name} must be a {'non-negative' if name == 'tune' else 'positive'} integer, got {value!r}")
-    if sampler_kwargs:
-        raise BayesmixedError(f"unknown option(s) for fit('bayes'): {', '.join(sorted(sampler_kwargs))}")
+    if unknown_options:
+        raise BayesmixedError(f"unknown option(s) for fit('bayes'): {', '.join(sorted(unknown_options))}")
     prior_set = resolve_priors(design, priors)
     centred_groups = resolve_centred(design, centred, sampler)
     route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
