@@ -130,17 +130,50 @@ def test_newton_polish_reaches_the_minimum_of_a_quadratic():
     assert not refused.polished and refused.theta is start
 
 
-def test_small_criteria_skip_the_reproducibility_rerun():
-    calls = []
+# nlme's Orthodont: (age | Subject) with age uncentred is ill-conditioned, so BOBYQA's end point is
+# set by rounding noise (lme4's own differs ~1e-4 between runs). R, lme4 1.1-31:
+#   lmer(distance ~ age + Sex + (age | Subject), Orthodont)
+ORTHODONT_DISTANCE = [
+    26.0, 25.0, 29.0, 31.0, 21.5, 22.5, 23.0, 26.5, 23.0, 22.5, 24.0, 27.5, 25.5, 27.5, 26.5, 27.0, 20.0, 23.5,
+    22.5, 26.0, 24.5, 25.5, 27.0, 28.5, 22.0, 22.0, 24.5, 26.5, 24.0, 21.5, 24.5, 25.5, 23.0, 20.5, 31.0, 26.0,
+    27.5, 28.0, 31.0, 31.5, 23.0, 23.0, 23.5, 25.0, 21.5, 23.5, 24.0, 28.0, 17.0, 24.5, 26.0, 29.5, 22.5, 25.5,
+    25.5, 26.0, 23.0, 24.5, 26.0, 30.0, 22.0, 21.5, 23.5, 25.0, 21.0, 20.0, 21.5, 23.0, 21.0, 21.5, 24.0, 25.5,
+    20.5, 24.0, 24.5, 26.0, 23.5, 24.5, 25.0, 26.5, 21.5, 23.0, 22.5, 23.5, 20.0, 21.0, 21.0, 22.5, 21.5, 22.5,
+    23.0, 25.0, 23.0, 23.0, 23.5, 24.0, 20.0, 21.0, 22.0, 21.5, 16.5, 19.0, 19.0, 19.5, 24.5, 25.0, 28.0, 28.0,
+]
+ORTHODONT_LME4 = {"objective": 435.233857464973, "theta": [2.13511765638152, -0.132368754093569, 0.111139586112938],
+                  "sigma": 1.31003550026465, "se": [0.886251406185545, 0.0712528968556335, 0.757462854200366]}
 
-    def criterion(theta):
-        calls.append(1)
-        return float(np.sum((theta - 0.3) ** 2)) + 10.0
 
-    optimum = minimize_criterion(criterion, np.ones(2), np.zeros(2), OptimizerSettings())
-    calls.clear()
-    assert path_is_reproducible(criterion, np.ones(2), np.zeros(2), OptimizerSettings(), optimum)
-    assert not calls
+def orthodont() -> pd.DataFrame:
+    subjects = [f"M{i:02d}" for i in range(1, 17)] + [f"F{i:02d}" for i in range(1, 12)]
+    return pd.DataFrame({
+        "distance": ORTHODONT_DISTANCE,
+        "age": np.tile([8.0, 10.0, 12.0, 14.0], len(subjects)),
+        "Subject": np.repeat(subjects, 4),
+        "Sex": pd.Categorical(np.repeat(["Male"] * 16 + ["Female"] * 11, 4), categories=["Male", "Female"]),
+    })
+
+
+def test_a_noise_driven_end_point_is_polished_to_the_optimum():
+    fit = bm.lmer("distance ~ age + Sex + (age | Subject)", orthodont())
+    np.testing.assert_allclose(fit.theta, ORTHODONT_LME4["theta"], rtol=1e-4)
+    assert fit.sigma == pytest.approx(ORTHODONT_LME4["sigma"], rel=1e-4)
+    np.testing.assert_allclose(fit.se, ORTHODONT_LME4["se"], rtol=1e-4)
+    assert fit.objective <= ORTHODONT_LME4["objective"]
+
+
+def test_reproducibility_rerun_tells_stable_paths_from_noise_driven_ones():
+    from bayesmixed.engines.lmm.objective import ProfiledCriterion
+    from bayesmixed.engines.lmm.system import build_system
+
+    settings = OptimizerSettings()
+    for data, formula, expected in ((orthodont(), "distance ~ age + Sex + (age | Subject)", False),
+                                    (bm.datasets.load("sleepstudy"), "Reaction ~ Days + (Days | Subject)", True)):
+        design = bm.build_design(formula, data)
+        criterion = ProfiledCriterion(build_system(design), True)
+        optimum = minimize_criterion(criterion, design.theta_start, design.theta_lower, settings)
+        assert path_is_reproducible(criterion, design.theta_start, design.theta_lower, settings, optimum) is expected
 
 
 def test_richardson_derivatives_of_a_known_function():

@@ -33,7 +33,7 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
     system, dense = factor.system, factor.dense
     solution = sla.solve_triangular(dense[:-1, :-1], dense[-1, :-1], lower=True, trans="T", check_finite=False)
     q_rest = system.q_rest
-    beta = solution[q_rest:]
+    beta = solution[q_rest:] + system.beta_shift
     rest_effects = _term_effects(design, solution[:q_rest], factor.theta, slice(1, None))
     partial = design.y - design.offset - design.X @ beta
     for term, effects in zip(design.terms[1:], rest_effects):

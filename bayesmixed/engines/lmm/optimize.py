@@ -5,10 +5,12 @@ xtol_rel = 1e-4, from Λ = I.  Those rules stop ~1e-4 (relative) short of the op
 directions, so the same algorithm, start and rules are used: BOBYQA then retraces lme4's path and
 stops where lme4 stops (to ~1e-8), which matters more for agreeing with lme4 than the last digits.
 
-That only works while the path is reproducible.  On large problems the criterion's rounding noise
-(~1e-14 relative, differing between implementations, BLAS builds and level orderings) can steer
-BOBYQA's last steps: lme4's own end point is then an arbitrary point of the stopping region, and
-the best estimate of it is the optimum itself, reached by a Newton step (`newton_polish`).
+That only works while the path is reproducible.  Where the criterion is flat or ill-conditioned,
+its rounding noise (~1e-15 relative here; it differs between implementations, BLAS builds and level
+orderings) steers BOBYQA's later steps: lme4's own end point is then an arbitrary point of the
+stopping region (InstEval's, Orthodont's (age | Subject): 1e-4 .. 1e-3 apart between runs), and the
+best estimate of it is the optimum itself, reached by a Newton step (`newton_polish`).
+`path_is_reproducible` tells the two cases apart by re-running BOBYQA on a perturbed criterion.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ from scipy.linalg import cho_factor, cho_solve
 # lme4's restart_edge step and check.boundary tolerance.
 EDGE_STEP = 1e-5
 BOUNDARY_TOL = 1e-5
-# Relative rounding noise of the criterion (lme4's and this engine's values differ by ~1e-14 |f|),
-# and the share of BOBYQA's ftol_abs below which it cannot steer the path.
-CRITERION_NOISE = 1e-14
-NEGLIGIBLE_NOISE = 0.01
-# An end point that moves more than this (relative) when the criterion is perturbed at noise level
-# was chosen by noise, not by the data.
-REPRODUCIBLE_TOL = 1e-6
+# Relative perturbation of the criterion in the reproducibility re-run: ~30x the difference between
+# lme4's values and this engine's.  An end point that then moves more than REPRODUCIBLE_TOL
+# (relative) was chosen by noise, not by the data.  Measured displacements: 1e-9 .. 6e-7 on the
+# reference fits, whose paths this engine retraces; 3e-5 .. 8e-5 on fits whose paths it cannot.
+PERTURBATION = 1e-13
+REPRODUCIBLE_TOL = 5e-6
 
 NLOPT_CODES = {
     nlopt.SUCCESS: "success",
@@ -146,17 +147,15 @@ def path_is_reproducible(
     fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, settings: OptimizerSettings,
     optimum: Optimum,
 ) -> bool:
-    """Whether BOBYQA ends at the same θ when the criterion carries noise of its rounding size.
+    """Whether BOBYQA ends at the same θ when the criterion carries noise a little above its rounding.
 
-    Deterministic noise (a fixed sequence of relative perturbations of ~CRITERION_NOISE x 10)
-    stands in for the differences between lme4's arithmetic and this engine's.
+    The noise is a fixed sequence of relative perturbations of size PERTURBATION, so the answer is
+    deterministic.
     """
-    if abs(optimum.value) * CRITERION_NOISE < NEGLIGIBLE_NOISE * settings.ftol_abs:
-        return True
     calls = iter(range(1, settings.max_evals + 1))
 
     def noisy(theta: np.ndarray) -> float:
-        return fun(theta) * (1.0 + 10 * CRITERION_NOISE * np.sin(12.9898 * next(calls, 0)))
+        return fun(theta) * (1.0 + PERTURBATION * np.sin(12.9898 * next(calls, 0)))
 
     shadow, *_ = bobyqa(noisy, np.asarray(start, dtype=float), lower, settings)
     scale = np.maximum(np.abs(optimum.theta), 1e-2)

@@ -44,6 +44,8 @@ class PlsSystem:
     scaling_index: for each column of W, the index into [θ, 1] of its diagonal Λ_W entry (θ index
         for the other terms' random effects, -1 meaning the constant 1 for X and y).
     lambda_offdiag: (row, col, θ index) of the below-diagonal entries of Λ for the other terms.
+    beta_shift: the least-squares β of y - offset on X; the system is built for the response
+        y - offset - Xβ_shift, so its β̂ is β̂ - β_shift.
     """
 
     n: int
@@ -62,7 +64,7 @@ class PlsSystem:
     q_rest: int
     scaling_index: np.ndarray
     lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
-    y_norm2: float
+    beta_shift: np.ndarray
 
     @property
     def d(self) -> int:
@@ -108,7 +110,10 @@ def build_system(design: Design) -> PlsSystem:
             f"({d * d * 8 / 2**30:.1f} GB), too large. Fit a smaller model (fewer levels in the crossed "
             "factors), or use lme4, whose sparse Cholesky handles this layout"
         )
-    y = design.y - design.offset
+    # Solve for y - Xβ_ols instead of y: the same θ-problem (β absorbs any shift within the span of
+    # X), but r² is no longer the small difference of two large sums, which costs digits.
+    beta_shift = np.linalg.lstsq(design.X, design.y - design.offset, rcond=None)[0]
+    y = design.y - design.offset - design.X @ beta_shift
     W = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X), sp.csc_matrix(y[:, None])], format="csc")
     k = first.n_columns
     rows, cols = first.theta_pattern()
@@ -139,7 +144,7 @@ def build_system(design: Design) -> PlsSystem:
         q_rest=sum(t.size for t in rest),
         scaling_index=np.append(lambda_index, -1),
         lambda_offdiag=offdiag,
-        y_norm2=float(y @ y),
+        beta_shift=beta_shift,
     )
 
 
