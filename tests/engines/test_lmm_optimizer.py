@@ -104,6 +104,21 @@ def test_convergence_check_flags_a_point_that_is_not_an_optimum():
     assert good.converged and not good.failures and not good.weak
 
 
+def test_convergence_check_reuses_a_nearby_hessian():
+    calls = []
+
+    def criterion(theta):
+        calls.append(1)
+        return float(100 * (theta[0] - 1.0) ** 2 + 30 * (theta[1] - 2.0) ** 2)
+
+    first = check_convergence(criterion, np.array([1.1, 2.0]), criterion(np.array([1.1, 2.0])), np.zeros(2), False)
+    calls.clear()
+    at_optimum = np.array([1.0, 2.0])
+    again = check_convergence(criterion, at_optimum, criterion(at_optimum), np.zeros(2), False, previous=first)
+    assert len(calls) == 1 + 4  # the value, then 2 x 2 gradient evaluations; no Hessian
+    assert again.converged and again.hessian is first.hessian
+
+
 def test_convergence_check_flags_a_saddle():
     def criterion(theta):
         return float(theta[0] ** 2 - theta[1] ** 2)
@@ -161,6 +176,8 @@ def test_a_noise_driven_end_point_is_polished_to_the_optimum():
     assert fit.sigma == pytest.approx(ORTHODONT_LME4["sigma"], rel=1e-4)
     np.testing.assert_allclose(fit.se, ORTHODONT_LME4["se"], rtol=1e-4)
     assert fit.objective <= ORTHODONT_LME4["objective"]
+    # the gradient is checked again where the Newton step landed
+    assert fit.converged and fit.convergence.max_scaled_gradient < 1e-4
 
 
 def test_reproducibility_rerun_tells_stable_paths_from_noise_driven_ones():

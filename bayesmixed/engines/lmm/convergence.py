@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .derivatives import central_gradient_hessian
+from .derivatives import central_gradient, central_gradient_hessian
 
 # lme4's defaults: check.conv.grad tol, check.conv.hess tol, isSingular tol.
 GRADIENT_TOL = 2e-3
@@ -55,9 +55,14 @@ def singular_components(theta: np.ndarray, lower: np.ndarray, tol: float = SINGU
 
 
 def check_convergence(
-    fun: Callable[[np.ndarray], float], theta: np.ndarray, value: float, lower: np.ndarray, reached_limit: bool
+    fun: Callable[[np.ndarray], float], theta: np.ndarray, value: float, lower: np.ndarray, reached_limit: bool,
+    previous: ConvergenceReport | None = None,
 ) -> ConvergenceReport:
-    """Gradient and Hessian at θ by central differences, and lme4's tests on them."""
+    """Gradient and Hessian at θ by central differences, and lme4's tests on them.
+
+    `previous`, a report from a point a small step away, lends its Hessian (only the gradient is
+    recomputed) when its free parameters are the same.
+    """
     free = np.setdiff1d(np.arange(theta.size), singular_components(theta, lower))
     failures, weak = list(_limit_failure(reached_limit)), []
     if free.size == 0:
@@ -69,7 +74,10 @@ def check_convergence(
         full[free] = sub
         return fun(full)
 
-    gradient, hessian = central_gradient_hessian(restricted, theta[free], value)
+    if previous is not None and np.array_equal(previous.free, free):
+        gradient, hessian = central_gradient(restricted, theta[free]), previous.hessian
+    else:
+        gradient, hessian = central_gradient_hessian(restricted, theta[free], value)
     eigenvalues = np.linalg.eigvalsh(hessian)
     try:
         chol = np.linalg.cholesky(hessian)

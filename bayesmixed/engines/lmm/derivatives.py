@@ -24,6 +24,13 @@ RICHARDSON_STEPS = 4
 STEP_RATIO = 2.0
 
 
+def central_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, delta: float = 1e-4) -> np.ndarray:
+    """Gradient (f(x+δe_i) - f(x-δe_i))/2δ by central differences of step δ."""
+    x = np.asarray(x, dtype=float)
+    step = delta * np.eye(x.size)
+    return np.array([(fun(x + e) - fun(x - e)) / (2 * delta) for e in step])
+
+
 def central_gradient_hessian(
     fun: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -76,13 +76,16 @@ def _optimize(
     settings: OptimizerSettings, check_derivatives: bool,
 ) -> tuple[Optimum, ConvergenceReport]:
     """lme4's optimisation and convergence checks; then, where lme4's own end point would be set by
-    rounding noise, a Newton step to the optimum (its gradient and Hessian are the checks')."""
+    rounding noise, a Newton step to the optimum (its gradient and Hessian are the checks'), after
+    which the gradient is checked again where the fit now is."""
     optimum = minimize_criterion(criterion, start, lower, settings)
     if not check_derivatives:
         return optimum, ConvergenceReport.unchecked(optimum.reached_limit)
     report = check_convergence(criterion, optimum.theta, optimum.value, lower, optimum.reached_limit)
     if system.d >= LARGE_DENSE_BLOCK or not path_is_reproducible(criterion, start, lower, settings, optimum):
         optimum = newton_polish(criterion, optimum, report.free, report.gradient, report.hessian, lower)
+        if optimum.polished:
+            report = check_convergence(criterion, optimum.theta, optimum.value, lower, optimum.reached_limit, report)
     return optimum, report
 
 
