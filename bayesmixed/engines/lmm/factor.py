@@ -94,8 +94,9 @@ def _first_term_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray
         t2 = theta[system.first_slice][0] ** 2
         a = t2 * crossprod[:, 0, 0] + 1.0
         return (t2 / a)[:, None, None], float(np.log(a).sum())
-    lam = system.first_lambda(theta)
-    kron = (lam[:, None, :, None] * lam[None, :, None, :]).reshape(k * k, k * k)  # Λ⊗Λ
+    extended = np.append(theta, 0.0)
+    left, right = system.first_kron_index
+    kron = extended[left] * extended[right]  # Λ⊗Λ
     a = crossprod.reshape(levels, k * k) @ kron
     a[:, ::k + 1] += 1.0
     if k == 2:

@@ -36,6 +36,7 @@ class PlsSystem:
     """Everything θ-independent about the penalised least-squares problem of one design.
 
     first_crossprod: (L₁, k₁, k₁) per-level Z₁'Z₁ blocks of the first random term.
+    first_kron_index: indices into [θ, 0] whose products give Λ₁⊗Λ₁ entry by entry (k₁² x k₁²).
     first_rhs: G = Z₁'W (q₁ x d, sparse CSR), rows level-major as in Z₁.
     schur_map: (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG (sparse, or
         a dense array when small), or None when the dense route is used (then `first_rhs_dense`
@@ -52,11 +53,10 @@ class PlsSystem:
     p: int
     n_theta: int
     first_slice: slice
-    first_rows: np.ndarray
-    first_cols: np.ndarray
     first_levels: int
     first_k: int
     first_crossprod: np.ndarray
+    first_kron_index: tuple[np.ndarray, np.ndarray]
     first_rhs: sp.csr_matrix
     schur_map: sp.csc_matrix | np.ndarray | None
     first_rhs_dense: np.ndarray | None
@@ -75,12 +75,6 @@ class PlsSystem:
     def rest_is_diagonal(self) -> bool:
         """Whether Λ restricted to the terms after the first is diagonal (a scaling, no mixing)."""
         return self.lambda_offdiag[0].size == 0
-
-    def first_lambda(self, theta: np.ndarray) -> np.ndarray:
-        """The first term's k₁ x k₁ lower-triangular block of Λ(θ)."""
-        block = np.zeros((self.first_k, self.first_k))
-        block[self.first_rows, self.first_cols] = theta[self.first_slice]
-        return block
 
     def rest_scaling(self, theta: np.ndarray) -> np.ndarray:
         """Diagonal of Λ_W: Λ's diagonal for the other terms' effects, then 1 for X and y (length d)."""
@@ -132,11 +126,10 @@ def build_system(design: Design) -> PlsSystem:
         p=design.p,
         n_theta=design.n_theta,
         first_slice=design.theta_slices[0],
-        first_rows=rows,
-        first_cols=cols,
         first_levels=first.n_levels,
         first_k=k,
         first_crossprod=_level_crossprods(first.codes, first.matrix, first.n_levels),
+        first_kron_index=_kron_index(rows, cols, k, design.theta_slices[0].start, design.n_theta),
         first_rhs=first_rhs,
         schur_map=schur_map,
         first_rhs_dense=first_rhs_dense,
@@ -156,6 +149,15 @@ def _level_crossprods(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> n
         for b in range(a, k):
             out[:, a, b] = out[:, b, a] = np.bincount(codes, weights=matrix[:, a] * matrix[:, b], minlength=n_levels)
     return out
+
+
+def _kron_index(rows: np.ndarray, cols: np.ndarray, k: int, offset: int, n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) with (Λ⊗Λ)[i*k+j, l*k+m] = Λ[i,l] Λ[j,m] = θe[a] θe[b], θe = [θ, 0] (index n_theta is 0)."""
+    where = np.full((k, k), n_theta)
+    where[rows, cols] = offset + np.arange(rows.size)
+    a = np.broadcast_to(where[:, None, :, None], (k, k, k, k)).reshape(k * k, k * k)
+    b = np.broadcast_to(where[None, :, None, :], (k, k, k, k)).reshape(k * k, k * k)
+    return a.copy(), b.copy()
 
 
 def _pair_count(G: sp.csr_matrix, k: int) -> int:
