@@ -85,6 +85,8 @@ def residual_quantile_lines(scaled: np.ndarray) -> list[str]:
 
 def coefficient_lines(table: pd.DataFrame, digits: int = 4) -> list[str]:
     """printCoefmat-style fixed-effects table with significance stars (any of df / p-value columns)."""
+    if table.empty:
+        return ["No fixed effect coefficients"]
     estimates = format_column(list(table["Estimate"]) + list(table["Std. Error"]), digits)
     p = len(table)
     columns = {"Estimate": estimates[:p], "Std. Error": estimates[p:]}

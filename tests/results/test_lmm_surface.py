@@ -137,3 +137,12 @@ def test_errors_for_models_the_engine_does_not_fit(sleep):
         fit_lmm(design)
     with pytest.raises(bm.BayesmixedError, match="start"):
         bm.lmer("Reaction ~ Days + (Days | Subject)", sleep, start=np.ones(2))
+
+
+def test_a_model_without_fixed_effects(sleep):
+    # R: lmer(Reaction ~ 0 + (1 | Subject), sleepstudy) -> theta 6.78968726495, REMLcrit 1985.679690943
+    fit = bm.lmer("Reaction ~ 0 + (1 | Subject)", sleep)
+    assert fit.theta[0] == pytest.approx(6.78968726495, rel=1e-6)
+    assert fit.objective == pytest.approx(1985.679690943, rel=1e-9)
+    assert fit.fixef.empty and fit.coefficients.empty
+    assert "No fixed effect coefficients" in str(fit.summary())

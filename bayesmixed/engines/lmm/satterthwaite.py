@@ -68,6 +68,6 @@ def satterthwaite(system: PlsSystem, theta: np.ndarray, sigma: float, reml: bool
     return Satterthwaite(
         vcov_beta=vcov_beta(varpar),
         vcov_varpar=2.0 * pseudo_inverse,
-        jacobian=np.moveaxis(jacobian.reshape(p, p, -1), -1, 0),
+        jacobian=np.moveaxis(jacobian.reshape(p, p, varpar.size), -1, 0),
         hessian_eigenvalues=eigenvalues,
     )
