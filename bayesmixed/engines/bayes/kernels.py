@@ -200,6 +200,32 @@ def assemble_factors(x, ints, priors, C, L, sd):
 
 
 @compiled
+def group_two_columns(A, b, C, v, w, grad_C):
+    """One group's marginal terms for K = 2: returns (log|M|, u'M⁻¹u, tr M⁻¹, w'w), writes w = M⁻¹u and
+    adds −AC(W + ww'/σ²) + bw'/σ² to grad_C's lower triangle (the loops of marginal_logp_grad, unrolled)."""
+    c00, c10, c11 = C[0, 0], C[1, 0], C[1, 1]
+    a00, a01, a11 = A[0, 0], A[0, 1], A[1, 1]
+    ac00, ac01 = a00 * c00 + a01 * c10, a01 * c11  # AC = A C
+    ac10, ac11 = a01 * c00 + a11 * c10, a11 * c11
+    m00 = c00 * ac00 + c10 * ac10 + v  # M = C'AC + σ²I
+    m01 = c00 * ac01 + c10 * ac11
+    m11 = c11 * ac11 + v
+    det = m00 * m11 - m01 * m01
+    if det <= 0.0 or m00 <= 0.0:
+        return -np.inf, 0.0, 0.0, 0.0
+    w00, w01, w11 = m11 / det, -m01 / det, m00 / det  # W = M⁻¹
+    u0, u1 = c00 * b[0] + c10 * b[1], c11 * b[1]  # u = C'b
+    w[0] = w00 * u0 + w01 * u1
+    w[1] = w01 * u0 + w11 * u1
+    acw0 = ac00 * w[0] + ac01 * w[1]
+    acw1 = ac10 * w[0] + ac11 * w[1]
+    grad_C[0, 0] += -(ac00 * w00 + ac01 * w01) + (b[0] - acw0) * w[0] / v
+    grad_C[1, 0] += -(ac10 * w00 + ac11 * w01) + (b[1] - acw1) * w[0] / v
+    grad_C[1, 1] += -(ac10 * w01 + ac11 * w11) + (b[1] - acw1) * w[1] / v
+    return math.log(det), u0 * w[0] + u1 * w[1], w00 + w11, w[0] * w[0] + w[1] * w[1]
+
+
+@compiled
 def marginal_logp_grad(x, grad, model):
     """log p(β, σ, sd, R | y) with γ integrated out; ℓ_i = −½[n_i log2π + (n_i−K) log σ² + log|M_i| + (r_i'r_i − u'M_i⁻¹u)/σ²]."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, XtX, vec = model
@@ -233,6 +259,18 @@ def marginal_logp_grad(x, grad, model):
             for j in range(p):
                 s -= ZtX[i, a, j] * beta[j]
             b[a] = s
+        if K == 2:  # the common (1 + x | g): closed forms, several times faster than the loops below
+            contributions = group_two_columns(ZtZ[i], b, C, v, w, grad_C)
+            if contributions[0] == -np.inf:
+                return -np.inf
+            sum_logdet += contributions[0]
+            sum_Q += contributions[1]
+            sum_trW += contributions[2]
+            sum_ww += contributions[3]
+            Cw0, Cw1 = C[0, 0] * w[0], C[1, 0] * w[0] + C[1, 1] * w[1]
+            for j in range(p):
+                ZtX_Cw[j] += ZtX[i, 0, j] * Cw0 + ZtX[i, 1, j] * Cw1
+            continue
         for a in range(K):  # AC = A C (C lower triangular)
             for c in range(K):
                 s = 0.0
