@@ -51,9 +51,29 @@ class BlockedFactor:
 def factorize(system: PlsSystem, theta: np.ndarray) -> BlockedFactor:
     """Blocked Cholesky factor of the PLS system at θ."""
     theta = np.asarray(theta, dtype=float)
+    first_inverse, first_logdet, dense = _factor_blocks(system, theta)
+    logdet_random, logdet_fixed, pwrss = _criterion_terms(system, first_logdet, dense)
+    return BlockedFactor(system, theta, first_inverse, dense, logdet_random, logdet_fixed, pwrss)
+
+
+def criterion_terms(system: PlsSystem, theta: np.ndarray) -> tuple[float, float, float]:
+    """(log|L_θ|², log|R_X|², r²(θ)) without building a BlockedFactor: the optimiser's inner loop."""
+    _, first_logdet, dense = _factor_blocks(system, np.asarray(theta, dtype=float))
+    return _criterion_terms(system, first_logdet, dense)
+
+
+def _criterion_terms(system: PlsSystem, first_logdet: float, dense: np.ndarray) -> tuple[float, float, float]:
+    q_rest, p = system.q_rest, system.p
+    log_diagonal = np.log(np.diagonal(dense))
+    logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) if q_rest else first_logdet
+    return logdet_random, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum()), float(dense[-1, -1]) ** 2
+
+
+def _factor_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """The first term's M_j and Σ log|A_j|, and the dense block's lower Cholesky factor."""
     first_inverse, first_logdet = _first_term_blocks(system, theta)
     schur = system.wtw - _eliminated_first_term(system, first_inverse)
-    q_rest, p = system.q_rest, system.p
+    q_rest = system.q_rest
     if q_rest:
         if system.rest_is_diagonal:
             scale = system.rest_scaling(theta)
@@ -70,16 +90,7 @@ def factorize(system: PlsSystem, theta: np.ndarray) -> BlockedFactor:
             "the fixed-effects design is rank-deficient at this θ (Cholesky failed at column "
             f"{info}); check the fixed effects for columns that are constant within the data or aliased"
         )
-    log_diagonal = np.log(np.diagonal(dense))
-    return BlockedFactor(
-        system=system,
-        theta=theta,
-        first_inverse=first_inverse,
-        dense=dense,
-        logdet_random=first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()),
-        logdet_fixed=2.0 * float(log_diagonal[q_rest:q_rest + p].sum()),
-        pwrss=float(dense[-1, -1]) ** 2,
-    )
+    return first_inverse, first_logdet, dense
 
 
 def _first_term_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, float]:
@@ -94,28 +105,42 @@ def _first_term_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray
         t2 = theta[system.first_slice][0] ** 2
         a = t2 * crossprod[:, 0, 0] + 1.0
         return (t2 / a)[:, None, None], float(np.log(a).sum())
+    if k == 2:
+        return _two_column_blocks(system, theta)
     extended = np.append(theta, 0.0)
     left, right = system.first_kron_index
     kron = extended[left] * extended[right]  # Λ⊗Λ
     a = crossprod.reshape(levels, k * k) @ kron
     a[:, ::k + 1] += 1.0
-    if k == 2:
-        # 2 x 2 Cholesky in closed form (as lme4's sparse Cholesky computes it, for the same rounding)
-        l11 = np.sqrt(a[:, 0])
-        l21 = a[:, 2] / l11
-        l22 = np.sqrt(a[:, 3] - l21 * l21)
-        logdet = 2.0 * float(np.log(l11 * l22).sum())
-        off = -l21 / (l11 * l22)  # (L⁻¹)₂₁
-        inverse = np.empty_like(a)
-        inverse[:, 0] = 1.0 / (l11 * l11) + off * off
-        inverse[:, 1] = inverse[:, 2] = off / l22
-        inverse[:, 3] = 1.0 / (l22 * l22)
-    else:
-        chol = np.linalg.cholesky(a.reshape(levels, k, k))
-        logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
-        chol_inverse = np.linalg.inv(chol)
-        inverse = (np.swapaxes(chol_inverse, 1, 2) @ chol_inverse).reshape(levels, k * k)
+    chol = np.linalg.cholesky(a.reshape(levels, k, k))
+    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+    chol_inverse = np.linalg.inv(chol)
+    inverse = (np.swapaxes(chol_inverse, 1, 2) @ chol_inverse).reshape(levels, k * k)
     return (inverse @ kron.T).reshape(levels, k, k), logdet
+
+
+def _two_column_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """_first_term_blocks for k = 2 (the common (x | g)), with Λ₁ = [[t1, 0], [t2, t3]] in closed form.
+
+    (a11, a21, a22) of A_j - I = Λ₁'C_jΛ₁ are linear in (c11, c21, c22), and M_j = Λ₁A_j⁻¹Λ₁' is linear
+    in (b11, b21, b22) of A_j⁻¹, so both are one (L, 3) product; A_j is factored as lme4's Cholesky does.
+    """
+    t1, t2, t3 = theta[system.first_slice].tolist()
+    to_a = np.array([[t1 * t1, 0.0, 0.0], [2.0 * t1 * t2, t1 * t3, 0.0], [t2 * t2, t2 * t3, t3 * t3]])
+    a = system.first_crossprod_lower @ to_a  # (L, 3): a11, a21, a22 without the identity
+    l11 = np.sqrt(a[:, 0] + 1.0)
+    l21 = a[:, 1] / l11
+    l22 = np.sqrt(a[:, 2] + 1.0 - l21 * l21)
+    logdet = 2.0 * float(np.log(l11 * l22).sum())
+    inv11, inv22 = 1.0 / l11, 1.0 / l22
+    off = -l21 * inv11 * inv22  # (L⁻¹)₂₁
+    inverse = np.empty_like(a)  # b11, b21, b22 of A⁻¹ = L⁻ᵀL⁻¹
+    inverse[:, 0] = inv11 * inv11 + off * off
+    inverse[:, 1] = off * inv22
+    inverse[:, 2] = inv22 * inv22
+    to_m = np.array([[t1 * t1, t1 * t2, t1 * t2, t2 * t2], [0.0, t1 * t3, t1 * t3, 2.0 * t2 * t3],
+                     [0.0, 0.0, 0.0, t3 * t3]])
+    return (inverse @ to_m).reshape(-1, 2, 2), logdet
 
 
 def _eliminated_first_term(system: PlsSystem, first_inverse: np.ndarray) -> np.ndarray:

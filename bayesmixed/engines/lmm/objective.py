@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .factor import BlockedFactor, factorize
+from .factor import BlockedFactor, criterion_terms
 from .system import PlsSystem
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -15,11 +15,16 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 def profiled_objective(factor: BlockedFactor, reml: bool) -> float:
     """ML: log|L_θ|² + n(1 + log(2πr²/n)); REML: log|L_θ|² + log|R_X|² + (n-p)(1 + log(2πr²/(n-p)))."""
-    n, p = factor.system.n, factor.system.p
+    system = factor.system
+    return objective_from_terms(factor.logdet_random, factor.logdet_fixed, factor.pwrss, system.n, system.p, reml)
+
+
+def objective_from_terms(logdet_random: float, logdet_fixed: float, pwrss: float, n: int, p: int, reml: bool) -> float:
+    """profiled_objective from the factor's scalars."""
     if reml:
         dof = n - p
-        return factor.logdet_random + factor.logdet_fixed + dof * (1.0 + LOG_2PI + math.log(factor.pwrss / dof))
-    return factor.logdet_random + n * (1.0 + LOG_2PI + math.log(factor.pwrss / n))
+        return logdet_random + logdet_fixed + dof * (1.0 + LOG_2PI + math.log(pwrss / dof))
+    return logdet_random + n * (1.0 + LOG_2PI + math.log(pwrss / n))
 
 
 def residual_sd(factor: BlockedFactor, reml: bool) -> float:
@@ -58,4 +63,5 @@ class ProfiledCriterion:
     reml: bool
 
     def __call__(self, theta: np.ndarray) -> float:
-        return profiled_objective(factorize(self.system, theta), self.reml)
+        system = self.system
+        return objective_from_terms(*criterion_terms(system, theta), system.n, system.p, self.reml)

@@ -36,6 +36,7 @@ class PlsSystem:
     """Everything θ-independent about the penalised least-squares problem of one design.
 
     first_crossprod: (L₁, k₁, k₁) per-level Z₁'Z₁ blocks of the first random term.
+    first_crossprod_lower: the same, lower triangles row by row, (L₁, k₁(k₁+1)/2).
     first_kron_index: indices into [θ, 0] whose products give Λ₁⊗Λ₁ entry by entry (k₁² x k₁²).
     first_rhs: G = Z₁'W (q₁ x d, sparse CSR), rows level-major as in Z₁.
     schur_map: (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG (sparse, or
@@ -56,6 +57,7 @@ class PlsSystem:
     first_levels: int
     first_k: int
     first_crossprod: np.ndarray
+    first_crossprod_lower: np.ndarray
     first_kron_index: tuple[np.ndarray, np.ndarray]
     first_rhs: sp.csr_matrix
     schur_map: sp.csc_matrix | np.ndarray | None
@@ -121,6 +123,8 @@ def build_system(design: Design) -> PlsSystem:
     else:
         first_rhs_dense = first_rhs.toarray().reshape(first.n_levels, k, W.shape[1])
     lambda_index, offdiag = _rest_lambda_pattern(design)
+    crossprod = _level_crossprods(first.codes, first.matrix, first.n_levels)
+    low_rows, low_cols = np.tril_indices(k)
     return PlsSystem(
         n=design.n,
         p=design.p,
@@ -128,7 +132,8 @@ def build_system(design: Design) -> PlsSystem:
         first_slice=design.theta_slices[0],
         first_levels=first.n_levels,
         first_k=k,
-        first_crossprod=_level_crossprods(first.codes, first.matrix, first.n_levels),
+        first_crossprod=crossprod,
+        first_crossprod_lower=np.ascontiguousarray(crossprod[:, low_rows, low_cols]),
         first_kron_index=_kron_index(rows, cols, k, design.theta_slices[0].start, design.n_theta),
         first_rhs=first_rhs,
         schur_map=schur_map,
