@@ -42,6 +42,9 @@ def test_zero_variance_boundary_fit_is_found_and_flagged():
     assert "||" in message and "bayes" in message
     assert np.all(fit.ranef["Batch"].to_numpy() == 0.0)
     assert "WARNINGS" in str(fit.summary()) and "singular" in str(fit.summary())
+    # lmerTest on the boundary fit: df 29 (the Moore-Penrose inverse drops the flat θ direction)
+    assert fit.coefficients["df"].iloc[0] == pytest.approx(29.0, rel=1e-6)
+    assert fit.coefficients["Pr(>|t|)"].iloc[0] == pytest.approx(3.318292749e-09, rel=1e-6)
     ml = bm.lmer("Yield ~ 1 + (1 | Batch)", DYESTUFF2, REML=False)
     # R: deviance 162.873036653826, sigma 3.65323135137465
     assert ml.objective == pytest.approx(162.873036653826, rel=1e-10)
