@@ -6,6 +6,8 @@ after one untimed warm-up fit (imports and first-call set-up excluded).  Sattert
 conditional variances are computed lazily (on summary() / ranef_sd), so they are timed apart.
 lmer's figures are issue 3's (lme4 1.1-31, median on this 2-core machine): sleepstudy 0.014 s,
 InstEval 21.4 s; statsmodels MixedLM takes 0.054 s for sleepstudy.  Peak memory is the process's.
+On a shared machine, time lme4 under the same conditions with benchmarks/bench_lmm_lme4.R (same data
+files, same per-fit medians), ideally interleaved with this script.
 
     python benchmarks/bench_lmm.py                         # sleepstudy and insteval
     python benchmarks/bench_lmm.py insteval --repeats 3    # one dataset
