@@ -81,7 +81,7 @@ class MixedFit:
         """y - fitted ("response") or that divided by the sd of y given the fit ("pearson")."""
         if kind not in RESIDUAL_KINDS:
             raise BayesmixedError(f"unknown residual kind {kind!r}; choose one of {', '.join(RESIDUAL_KINDS)}")
-        fitted = self.fitted(re).to_numpy()
+        fitted = self.fitted(re=re).to_numpy()
         response = self.design.y - fitted
         if kind == "pearson":
             response = response / self.pearson_scale(fitted)
@@ -92,10 +92,20 @@ class MixedFit:
         seen in the fit raises an error naming it, unless allow_new_levels: then its random effect is 0,
         the population-level prediction."""
         if newdata is None:
-            return self.fitted(re)
+            return self.fitted(re=re)
         beta = np.asarray(self.fixef, dtype=float)
         eta = linear_predictor_new(self.design, beta, self.random_effects, newdata, re, allow_new_levels)
         return self._series(self.inverse_link(eta), newdata.index)
+
+    def confint(self, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str = "profile",
+                **options) -> pd.DataFrame:
+        """lme4's confint: "profile" (likelihood), "boot" (parametric bootstrap) or "wald" intervals.
+
+        See bayesmixed.inference.confint for the options (n_boot, seed, n_jobs, old_names).
+        """
+        from ..inference import confint
+
+        return confint(self, parm=parm, level=level, method=method, **options)
 
     def icc(self) -> pd.Series:
         """Intra-class correlation of each random-intercept term: σ²_α / (Σ intercept variances + σ²_ε).
