@@ -1,6 +1,6 @@
 """The surface every fit shares (REML/ML, GLMM, Bayes): the names later stages and the plots rely on.
 
-A subclass provides the estimates - `fixef`, `random_effects` (per term, levels x columns),
+A subclass provides the estimates - `objective`, `npar`, `fixef`, `random_effects` (per term, levels x columns),
 `covariance_blocks` (per term, the k x k covariance of γ for one level) and `residual_sd` (None for
 families without one) - and inherits varcorr, ranef, fitted values, residuals, predictions and the ICC.
 GLMMs override `inverse_link` and `pearson_scale`.
@@ -46,6 +46,25 @@ class MixedFit:
     @property
     def nobs(self) -> int:
         return self.design.n
+
+    @property
+    def loglik(self) -> float:
+        """-objective / 2 (the REML log-likelihood for REML fits, as lme4's logLik)."""
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        """objective + 2 npar."""
+        return self.objective + 2 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """objective + npar log n."""
+        return self.objective + self.npar * np.log(self.nobs)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.npar
 
     @property
     def varcorr(self) -> pd.DataFrame:

@@ -104,23 +104,6 @@ class LmmFit(MixedFit):
         """Parameters counted by lme4: p fixed effects, the θ's, and σ."""
         return self.design.p + self.design.n_theta + 1
 
-    @property
-    def loglik(self) -> float:
-        """-objective / 2 (the REML log-likelihood for REML fits, as lme4's logLik)."""
-        return -0.5 * self.objective
-
-    @property
-    def aic(self) -> float:
-        return self.objective + 2 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return self.objective + self.npar * np.log(self.nobs)
-
-    @property
-    def df_resid(self) -> int:
-        return self.nobs - self.npar
-
     # --- inference for β -------------------------------------------------------------------------
     @cached_property
     def satterthwaite(self) -> "Satterthwaite":

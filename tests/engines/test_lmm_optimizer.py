@@ -11,7 +11,7 @@ import pytest
 
 import bayesmixed as bm
 from bayesmixed.engines.lmm.convergence import check_convergence, singular_components
-from bayesmixed.engines.lmm.derivatives import central_gradient_hessian, richardson_hessian, richardson_jacobian
+from bayesmixed.engines.derivatives import central_gradient_hessian, richardson_hessian, richardson_jacobian
 from bayesmixed.engines.lmm.optimize import (
     OptimizerSettings,
     Optimum,

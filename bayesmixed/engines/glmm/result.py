@@ -134,22 +134,6 @@ class GlmmFit(MixedFit):
         return self.design.p + self.design.n_theta
 
     @property
-    def loglik(self) -> float:
-        return -0.5 * self.objective
-
-    @property
-    def aic(self) -> float:
-        return self.objective + 2 * self.npar
-
-    @property
-    def bic(self) -> float:
-        return self.objective + self.npar * np.log(self.nobs)
-
-    @property
-    def df_resid(self) -> int:
-        return self.nobs - self.npar
-
-    @property
     def lme4_objective(self) -> float:
         """What glmer reports as -2 logLik: the objective for Laplace fits; for nagq > 1 lme4 leaves out
         the constant -2 Σ log p(y_i | μ_i = y_i), so its value is the objective minus that constant."""

@@ -12,11 +12,11 @@ too), so to give glmer's standard errors the Hessian is taken of that same funct
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..derivatives import central_gradient, central_gradient_hessian
 from .deviance import DevianceFunction, saturated_constant
 from .pirls import Modes, Problem
 from .system import ThetaRows, factorize
@@ -25,7 +25,6 @@ from .system import ThetaRows, factorize
 LME4_PIRLS_TOL = 1e-7
 LME4_MAX_ITERATIONS = 30
 LME4_MAX_HALVINGS = 10
-HESSIAN_STEP = 1e-4
 # lme4's check.conv.grad tolerance on the Newton step H⁻¹g.
 GRADIENT_TOL = 2e-3
 
@@ -69,27 +68,6 @@ class Lme4Deviance:
                 pdev = problem.conditional_deviance(eta) - self.constant + u @ u
             old, previous_u = pdev, u
         return np.nan
-
-
-def central_derivatives(fun: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float = HESSIAN_STEP) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient and Hessian by central differences of step δ (lme4's deriv12)."""
-    k = x.size
-    gradient, hessian = np.empty(k), np.empty((k, k))
-    step = delta * np.eye(k)
-    for i in range(k):
-        f_add, f_sub = fun(x + step[i]), fun(x - step[i])
-        gradient[i] = (f_add - f_sub) / (2 * delta)
-        hessian[i, i] = (f_add + f_sub - 2 * fx) / delta**2
-        for j in range(i):
-            mixed = fun(x + step[i] + step[j]) - fun(x + step[i] - step[j]) - fun(x - step[i] + step[j]) + fun(x - step[i] - step[j])
-            hessian[i, j] = hessian[j, i] = mixed / (4 * delta**2)
-    return gradient, hessian
-
-
-def central_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, delta: float = HESSIAN_STEP) -> np.ndarray:
-    """(f(x + δe_i) - f(x - δe_i)) / 2δ."""
-    step = delta * np.eye(x.size)
-    return np.array([(fun(x + s) - fun(x - s)) / (2 * delta) for s in step])
 
 
 def vcov_from_hessian(hessian: np.ndarray, n_theta: int) -> np.ndarray | None:
@@ -145,7 +123,7 @@ def derivatives_at(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarr
     deviance.fixed_start = at_optimum.u
     try:
         lme4_deviance = Lme4Deviance(deviance, deviance.modes(theta, None)[0].eta)
-        _, hessian = central_derivatives(lme4_deviance, params, lme4_deviance(params))
+        _, hessian = central_gradient_hessian(lme4_deviance, params, lme4_deviance(params))
         gradient = central_gradient(deviance.stage2, params)
     finally:
         deviance.fixed_start = None

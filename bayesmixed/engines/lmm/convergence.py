@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .derivatives import central_gradient, central_gradient_hessian
+from ..derivatives import central_gradient, central_gradient_hessian
 
 # lme4's defaults: check.conv.grad tol, check.conv.hess tol, isSingular tol.
 GRADIENT_TOL = 2e-3

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .derivatives import richardson_hessian, richardson_jacobian
+from ..derivatives import richardson_hessian, richardson_jacobian
 from .factor import factorize
 from .objective import deviance_from_terms
 from .system import PlsSystem
