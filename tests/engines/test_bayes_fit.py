@@ -100,7 +100,7 @@ def test_marginal_and_full_routes_agree(sleep_design, sleep_fit):
 
 def test_centred_effects_give_the_same_posterior(sleep_design, sleep_fit):
     centred = fit_bayes(sleep_design, seed=22, centred=True, progressbar=False, warn=False)
-    assert "centred: Subject" in centred.summary()
+    assert "sampled centred (γ ~ N(0, Σ)) for Subject" in centred.summary()
     for name in sleep_fit.parameters.index:
         a, b = sleep_fit.parameters.loc[name], centred.parameters.loc[name]
         assert abs(a["median"] - b["median"]) < 0.2 * a["sd"], name

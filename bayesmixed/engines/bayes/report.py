@@ -29,6 +29,15 @@ def _table(frame, names, with_diagnostics: bool) -> list[str]:
             for r in [header] + rows]
 
 
+def route_text(layout) -> str:
+    centred = [t.group for t in layout.terms if t.centred]
+    if not centred:
+        return ROUTE_TEXT[layout.route]
+    others = [t.group for t in layout.terms if not t.centred]
+    rest = f"; non-centred for {', '.join(others)}" if others else ""
+    return f"full, effects sampled centred (γ ~ N(0, Σ)) for {', '.join(centred)}{rest}"
+
+
 def summary_text(fit) -> str:
     d = fit.design
     kind = "Prior draws" if fit.is_prior else "Bayesian"
@@ -40,9 +49,7 @@ def summary_text(fit) -> str:
     lines = [
         f"{kind} {model} mixed model: {d.formula}",
         f"  family: {d.family}   observations: {d.n}   groups: {groups}",
-        f"  route: {ROUTE_TEXT[fit.layout.route]}" + (
-            f"; centred: {', '.join(t.group for t in fit.layout.terms if t.centred)}"
-            if any(t.centred for t in fit.layout.terms) else ""),
+        f"  route: {route_text(fit.layout)}",
         f"  sampler: {SAMPLER_TEXT.get(fit.sampler, fit.sampler)}; {fit.n_chains} chains x {fit.n_draws} draws{tuning}; "
         f"seed {fit.seed}; {wall}",
         "",
