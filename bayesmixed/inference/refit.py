@@ -2,7 +2,8 @@
 
 A refit keeps the design's X and Z, replaces y, and minimises the same criterion from a warm start (the
 observed estimates, or a better point the caller knows).  Linear mixed models are refitted here by
-BOBYQA on the profiled criterion, skipping the derivative checks and the fit object a user-facing fit
+BOBYQA on the profiled criterion, with the fit's cross-products re-aimed at the new y
+(`PlsSystem.with_response`) and without the derivative checks and the fit object a user-facing fit
 builds; GLMMs through their fit's own `refit(y, start)`.
 A start is {"theta": θ, "fixef": β} (lme4's names; β is profiled out for linear mixed models).
 """
@@ -21,7 +22,7 @@ from ..engines.lmm.conditional import conditional_modes
 from ..engines.lmm.factor import factorize
 from ..engines.lmm.objective import ProfiledCriterion, residual_sd
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
-from ..engines.lmm.system import PlsSystem, build_system
+from ..engines.lmm.system import PlsSystem
 from ..errors import BayesmixedError
 
 
@@ -41,17 +42,18 @@ class Refit:
 
 @dataclass(frozen=True, eq=False)
 class LmmResponseModel:
-    """A linear mixed model's design and criterion, ready to be refitted to simulated responses."""
+    """A linear mixed model's design and cross-products, ready to be refitted to simulated responses."""
 
     design: Design
     reml: bool
+    system: PlsSystem
     settings: OptimizerSettings = OptimizerSettings()
     uses_fixef_start = False  # β is profiled out of the criterion
 
     def refit(self, y: np.ndarray, starts: Sequence[dict[str, np.ndarray]]) -> Refit:
         """Minimise the criterion for response y, starting BOBYQA from the best of `starts`."""
         design = dataclasses.replace(self.design, y=np.asarray(y, dtype=float))
-        system = build_system(design)
+        system = self.system.with_response(design.y)
         criterion = ProfiledCriterion(system, self.reml)
         lower = design.theta_lower
         candidates = [np.clip(np.asarray(start["theta"], dtype=float), lower, None) for start in starts]
@@ -97,7 +99,7 @@ class GlmmResponseModel:
 def response_model(fit: Any) -> LmmResponseModel | GlmmResponseModel:
     """How to refit `fit` to a new response: the LMM fast path, or the GLMM fit's own refit."""
     if getattr(fit.design, "family", None) == "gaussian" and hasattr(fit, "reml"):
-        return LmmResponseModel(fit.design, bool(fit.reml))
+        return LmmResponseModel(fit.design, bool(fit.reml), fit.factor.system)
     if callable(getattr(fit, "refit", None)):
         return GlmmResponseModel(fit)
     raise BayesmixedError(f"cannot refit a {type(fit).__name__} to simulated responses (it has no refit method)")

@@ -8,11 +8,14 @@ d = (random effects of the other terms) + p + 1.  Nothing of size n x q or n x n
 For a level j of the first term, with G = Z₁'W and M_j = Λ₁ (Λ₁'(Z₁'Z₁)_j Λ₁ + I)⁻¹ Λ₁', eliminating
 the first term leaves W'W - Σ_j G_j' M_j G_j.  That sum is linear in the entries of the M_j, so it
 is precomputed as a sparse map (`schur_map`) from vec(M) to the lower triangle of the d x d block.
+
+Only the last column of W depends on the response, so `PlsSystem.with_response` refills just the
+entries it touches (the parametric bootstrap's refits share X and Z and differ only in y).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +35,31 @@ MAX_DENSE_BLOCK = 15_000
 
 
 @dataclass(frozen=True, eq=False)
+class ResponseSlots:
+    """Where the response enters a PlsSystem: ỹ = y - offset - Xβ_shift with β_shift = X⁺(y - offset).
+
+    shift_operator: X⁺ (p x n), with lstsq's singular-value cutoff.
+    first_transpose: Z₁' (q₁ x n): the last column of G is Z₁'ỹ, at `rhs_positions` in G's data
+        (every row of G holds one, so these places do not depend on y).
+    fixed_transpose: W_f' ((d-1) x n) for W_f = [Z_2 ... Z_m, X]: W'W's last row is [W_f'ỹ, ỹ'ỹ].
+    map_positions: the Schur map's entries pairing y with a column of G (flat positions in the
+        sparse map's data, or in the dense map); each is map_factor · G[map_left] · G[map_right],
+        indices into G's data.
+    """
+
+    X: np.ndarray
+    offset: np.ndarray
+    shift_operator: np.ndarray
+    first_transpose: sp.csr_matrix
+    fixed_transpose: sp.csr_matrix
+    rhs_positions: np.ndarray
+    map_positions: np.ndarray
+    map_left: np.ndarray
+    map_right: np.ndarray
+    map_factor: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class PlsSystem:
     """Everything θ-independent about the penalised least-squares problem of one design.
 
@@ -48,6 +76,7 @@ class PlsSystem:
     lambda_offdiag: (row, col, θ index) of the below-diagonal entries of Λ for the other terms.
     beta_shift: the least-squares β of y - offset on X; the system is built for the response
         y - offset - Xβ_shift, so its β̂ is β̂ - β_shift.
+    response_slots: how to refill the y-dependent entries for another response (`with_response`).
     """
 
     n: int
@@ -67,6 +96,7 @@ class PlsSystem:
     scaling_index: np.ndarray
     lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
     beta_shift: np.ndarray
+    response_slots: ResponseSlots
 
     @property
     def d(self) -> int:
@@ -92,6 +122,33 @@ class PlsSystem:
             shape=(self.d, self.d),
         )
 
+    def with_response(self, y: np.ndarray) -> PlsSystem:
+        """The system of the same X, Z and offset for response y: only Z₁'ỹ, W_f'ỹ, ỹ'ỹ and the Schur
+        map's y entries are recomputed (O(n + nnz(Z)) instead of a rebuild)."""
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.n,):
+            raise BayesmixedError(f"the response must hold {self.n} values, one per row; got shape {y.shape}")
+        slots = self.response_slots
+        centred = y - slots.offset
+        beta_shift = slots.shift_operator @ centred
+        shifted = centred - slots.X @ beta_shift
+        first_rhs = self.first_rhs.copy()
+        first_rhs.data[slots.rhs_positions] = slots.first_transpose @ shifted
+        schur_map, first_rhs_dense = self.schur_map, self.first_rhs_dense
+        if schur_map is not None:
+            schur_map = schur_map.copy()
+            entries = schur_map.data if sp.issparse(schur_map) else schur_map.reshape(-1)
+            rhs = first_rhs.data
+            entries[slots.map_positions] = slots.map_factor * rhs[slots.map_left] * rhs[slots.map_right]
+        else:
+            first_rhs_dense = first_rhs_dense.copy()
+            first_rhs_dense[:, :, -1] = first_rhs.data[slots.rhs_positions].reshape(self.first_levels, self.first_k)
+        wtw = self.wtw.copy()
+        wtw[-1, :-1] = slots.fixed_transpose @ shifted
+        wtw[-1, -1] = shifted @ shifted
+        return replace(self, first_rhs=first_rhs, schur_map=schur_map, first_rhs_dense=first_rhs_dense, wtw=wtw,
+                       beta_shift=beta_shift)
+
 
 def build_system(design: Design) -> PlsSystem:
     """Precompute the θ-independent cross-products of `design` (needs at least one random term)."""
@@ -108,24 +165,42 @@ def build_system(design: Design) -> PlsSystem:
         )
     # Solve for y - Xβ_ols instead of y: the same θ-problem (β absorbs any shift within the span of
     # X), but r² is no longer the small difference of two large sums, which costs digits.
-    beta_shift = np.linalg.lstsq(design.X, design.y - design.offset, rcond=None)[0]
-    y = design.y - design.offset - design.X @ beta_shift
-    W = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X), sp.csc_matrix(y[:, None])], format="csc")
+    shift_operator = np.linalg.pinv(design.X, rcond=np.finfo(float).eps * max(design.X.shape))
+    fixed_columns = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X)], format="csc")  # W_f
     k = first.n_columns
     rows, cols = first.theta_pattern()
-    first_rhs = (first.Z.T @ W).tocsr()
+    # The response's column of G = Z₁'W gets an entry in every row, even where Z₁'ỹ could vanish, so
+    # that its places in G and in the Schur map are the same for every y; with_response fills them.
+    first_rhs = sp.hstack([first.Z.T @ fixed_columns, sp.csr_matrix(np.ones((first.size, 1)))], format="csr")
     first_rhs.sort_indices()
     schur_map, first_rhs_dense = None, None
+    no_entries = np.array([], dtype=np.int64)  # the dense route keeps G's y column and has no map to refill
+    map_positions, map_left, map_right, map_factor = no_entries, no_entries, no_entries, np.array([])
     if _pair_count(first_rhs, k) <= SCHUR_MAP_MAX_ENTRIES:
-        schur_map = _schur_map(first_rhs, k, W.shape[1])
+        schur_map, (map_positions, map_left, map_right, map_factor) = _schur_map(first_rhs, k, d)
         if np.prod(schur_map.shape) <= DENSE_MAP_MAX_ENTRIES:
+            map_positions = _dense_positions(schur_map, map_positions)
             schur_map = schur_map.toarray()
     else:
-        first_rhs_dense = first_rhs.toarray().reshape(first.n_levels, k, W.shape[1])
+        first_rhs_dense = first_rhs.toarray().reshape(first.n_levels, k, d)
+    wtw = np.zeros((d, d))
+    wtw[:-1, :-1] = np.tril((fixed_columns.T @ fixed_columns).toarray())
+    slots = ResponseSlots(
+        X=design.X,
+        offset=design.offset,
+        shift_operator=shift_operator,
+        first_transpose=first.Z.T.tocsr(),
+        fixed_transpose=fixed_columns.T.tocsr(),
+        rhs_positions=first_rhs.indptr[1:] - 1,  # y's column is the last one of every row
+        map_positions=map_positions,
+        map_left=map_left,
+        map_right=map_right,
+        map_factor=map_factor,
+    )
     lambda_index, offdiag = _rest_lambda_pattern(design)
     crossprod = _level_crossprods(first.codes, first.matrix, first.n_levels)
     low_rows, low_cols = np.tril_indices(k)
-    return PlsSystem(
+    template = PlsSystem(
         n=design.n,
         p=design.p,
         n_theta=design.n_theta,
@@ -138,12 +213,14 @@ def build_system(design: Design) -> PlsSystem:
         first_rhs=first_rhs,
         schur_map=schur_map,
         first_rhs_dense=first_rhs_dense,
-        wtw=np.tril((W.T @ W).toarray()),
+        wtw=wtw,
         q_rest=sum(t.size for t in rest),
         scaling_index=np.append(lambda_index, -1),
         lambda_offdiag=offdiag,
-        beta_shift=beta_shift,
+        beta_shift=np.zeros(design.p),
+        response_slots=slots,
     )
+    return template.with_response(design.y)
 
 
 def _level_crossprods(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> np.ndarray:
@@ -171,8 +248,10 @@ def _pair_count(G: sp.csr_matrix, k: int) -> int:
     return int(per_level @ (per_level + 1) // 2)
 
 
-def _schur_map(G: sp.csr_matrix, k: int, d: int) -> sp.csc_matrix:
-    """Sparse map vec(M) -> lower triangle of Σ_j G_j' M_j G_j, flattened row-major (d*d).
+def _schur_map(G: sp.csr_matrix, k: int, d: int) -> tuple[sp.csc_matrix, tuple[np.ndarray, ...]]:
+    """Sparse map vec(M) -> lower triangle of Σ_j G_j' M_j G_j, flattened row-major (d*d), and the
+    entries that pair G's last (response) column with any column: (positions in the map's data,
+    left and right indices into G's data, factor), so that entry = factor · G[left] · G[right].
 
     Within a level, nonzeros are sorted by column so that every pair (e2 before e1) has
     col(e2) <= col(e1): one triangle, no filtering.  Two different rows c1 != c2 hitting the same
@@ -190,23 +269,36 @@ def _schur_map(G: sp.csr_matrix, k: int, d: int) -> sp.csc_matrix:
     chunk_ends = np.searchsorted(np.cumsum(per_level * (per_level + 1) // 2), np.arange(1, 1 + _pair_count(G, k) // PAIR_CHUNK) * PAIR_CHUNK)
     bounds = np.unique(np.concatenate([[0], chunk_ends, [per_level.size]]))
     values, rows, counts = [], [], np.zeros(n_columns, dtype=np.int64)
+    response: list[list[np.ndarray]] = [[], [], [], []]
+    n_entries = 0
     for first_level, last_level in zip(bounds[:-1], bounds[1:]):
         entries = np.arange(level_start[first_level], level_start[last_level])
         # Pair each nonzero e1 (position i within its level) with the nonzeros at positions 0..i.
         partners = entries - level_start[level[entries]] + 1
         first = np.repeat(entries, partners)
         second = level_start[level[first]] + (np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners))
-        chunk_values = value[first] * value[second]
-        chunk_values[(col[first] == col[second]) & (first != second)] *= 2.0
+        factor = np.where((col[first] == col[second]) & (first != second), 2.0, 1.0)
         column = level[first] * k * k + row[first] * k + row[second]
         if k > 1:  # columns are level-major, so sorting within the chunk orders them globally
             by_column = np.argsort(column, kind="stable")
-            column, first, second, chunk_values = column[by_column], first[by_column], second[by_column], chunk_values[by_column]
-        values.append(chunk_values)
+            column, first, second, factor = column[by_column], first[by_column], second[by_column], factor[by_column]
+        values.append(factor * value[first] * value[second])
         rows.append(col[first] * d + col[second])
         counts += np.bincount(column, minlength=n_columns)
+        with_response = np.flatnonzero(col[first] == d - 1)  # col(e2) <= col(e1): y can only be e1's
+        for parts, part in zip(response, (n_entries + with_response, order[first[with_response]],
+                                          order[second[with_response]], factor[with_response])):
+            parts.append(part)
+        n_entries += first.size
     indptr = np.concatenate([[0], np.cumsum(counts)])
-    return sp.csc_matrix((np.concatenate(values), np.concatenate(rows), indptr), shape=(d * d, n_columns))
+    schur_map = sp.csc_matrix((np.concatenate(values), np.concatenate(rows), indptr), shape=(d * d, n_columns))
+    return schur_map, tuple(np.concatenate(parts) for parts in response)
+
+
+def _dense_positions(schur_map: sp.csc_matrix, positions: np.ndarray) -> np.ndarray:
+    """Flat positions in schur_map.toarray() of the given entries of its data (no two share a place)."""
+    entry_column = np.repeat(np.arange(schur_map.shape[1]), np.diff(schur_map.indptr))
+    return schur_map.indices[positions].astype(np.int64) * schur_map.shape[1] + entry_column[positions]
 
 
 def _rest_lambda_pattern(design: Design) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
