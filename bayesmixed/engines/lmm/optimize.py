@@ -31,6 +31,9 @@ BOUNDARY_TOL = 1e-5
 # reference fits, whose paths this engine retraces; 3e-5 .. 8e-5 on fits whose paths it cannot.
 PERTURBATION = 1e-13
 REPRODUCIBLE_TOL = 5e-6
+# With a relative first step, θ_i's step is scaled by max(|θ_i|, INITIAL_STEP_FLOOR): a θ near 0 (a
+# Cholesky factor's off-diagonal, a variance on its bound) still moves on the scale of the others.
+INITIAL_STEP_FLOOR = 0.2
 
 NLOPT_CODES = {
     nlopt.SUCCESS: "success",
@@ -44,12 +47,18 @@ NLOPT_CODES = {
 
 @dataclass(frozen=True)
 class OptimizerSettings:
-    """BOBYQA's stopping rules (lme4's defaults)."""
+    """BOBYQA's stopping rules (lme4's defaults) and its first step.
+
+    relative_initial_step: None for NLopt's default first step (lme4's); c for a start near the
+    optimum, where θ_i's first step is c · max(|θ_i|, INITIAL_STEP_FLOOR).  NLopt stops BOBYQA's trust
+    region at xtol_rel times the first step, so a smaller first step also stops closer to the optimum.
+    """
 
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-8
     xtol_rel: float = 1e-4
     max_evals: int = 100_000
+    relative_initial_step: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,11 @@ def bobyqa(
     opt.set_xtol_rel(settings.xtol_rel)
     opt.set_maxeval(settings.max_evals)
     opt.set_min_objective(tracker)
+    start = np.clip(start, lower, None)
+    if settings.relative_initial_step is not None:
+        opt.set_initial_step(settings.relative_initial_step * np.maximum(np.abs(start), INITIAL_STEP_FLOOR))
     try:
-        opt.optimize(np.clip(start, lower, None))
+        opt.optimize(start)
         code = opt.last_optimize_result()
         status = NLOPT_CODES.get(code, f"NLopt code {code}")
     except nlopt.RoundoffLimited:
