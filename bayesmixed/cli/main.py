@@ -122,7 +122,7 @@ def fit_command(
     tune: int = typer.Option(1000, help="tuning steps per chain (bayes)"),
     chains: int = typer.Option(4, help="chains (bayes)"),
     seed: int = typer.Option(None, help="random seed (bayes)"),
-    sampler: str = typer.Option(None, help="NUTS implementation (bayes): see the README"),
+    sampler: str = typer.Option(None, help="NUTS implementation (bayes): numba (default, compiled once and cached), pymc, nutpie or numpyro"),
     nagq: int = typer.Option(1, help="adaptive Gauss-Hermite points (ml, binomial/poisson; 1 = Laplace)"),
     link: str = typer.Option(None, help="link function (ml, binomial: logit, probit or cloglog)"),
 ) -> None:
