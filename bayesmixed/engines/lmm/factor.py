@@ -64,7 +64,7 @@ def criterion_terms(system: PlsSystem, theta: np.ndarray) -> tuple[float, float,
 
 def _criterion_terms(system: PlsSystem, first_logdet: float, dense: np.ndarray) -> tuple[float, float, float]:
     q_rest, p = system.q_rest, system.p
-    log_diagonal = np.log(np.diagonal(dense))
+    log_diagonal = np.log(dense.diagonal())
     logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) if q_rest else first_logdet
     return logdet_random, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum()), float(dense[-1, -1]) ** 2
 
@@ -76,14 +76,14 @@ def _factor_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, fl
     q_rest = system.q_rest
     if q_rest:
         if system.rest_is_diagonal:
-            scale = system.rest_scaling(theta)
-            schur *= scale[:, None]
-            schur *= scale[None, :]
+            scale = theta[system.scaling_index[:q_rest]]  # Λ_W's diagonal is 1 for X and y
+            schur[:q_rest] *= scale[:, None]
+            schur[:, :q_rest] *= scale
         else:
             lam = system.rest_lambda(theta)
             full = schur + np.tril(schur, -1).T
             schur = np.tril(lam.T @ (lam.T @ full).T)
-        schur[np.arange(q_rest), np.arange(q_rest)] += 1.0
+        schur.flat[:q_rest * (system.d + 1):system.d + 1] += 1.0  # + I on the other terms' diagonal
     dense, info = dpotrf(schur, lower=1, clean=1, overwrite_a=1)
     if info > 0:
         raise BayesmixedError(
