@@ -24,7 +24,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = {"sleepstudy": "sleepstudy", "sim_slopes": ROOT.parent / "shared" / "data" / "sim_slopes.csv"}
 FORMULA = {"sleepstudy": "Reaction ~ Days + (Days | Subject)", "sim_slopes": "y ~ x + (x | g)",
            "insteval": "y ~ service + (1 | s) + (1 | d) + (1 | dept)"}
 # Issue #4 and DESIGN.md §4, measured on this machine's kind (2 cores), 4 chains x 1000 draws after 1000 tuning.
@@ -42,7 +41,7 @@ import bayesmixed as bm
 from bayesmixed.design import build_design
 from bayesmixed.engines.bayes import fit_bayes
 spec = json.loads(sys.argv[1])
-data = bm.datasets.load(spec["data"]) if not spec["data"].endswith(".csv") else pd.read_csv(spec["data"])
+data = bm.datasets.load(spec["data"])  # sim_slopes is regenerated exactly from its seed
 if spec["data"] == "insteval":
     data = data.assign(y=data["y"].astype(float))
 design = build_design(spec["formula"], data)
@@ -61,7 +60,7 @@ import json, sys, time, warnings
 import pandas as pd, arviz as az, bambi as bmb
 import bayesmixed as bm
 spec = json.loads(sys.argv[1])
-data = bm.datasets.load(spec["data"]) if not spec["data"].endswith(".csv") else pd.read_csv(spec["data"])
+data = bm.datasets.load(spec["data"])  # sim_slopes is regenerated exactly from its seed
 warnings.simplefilter("ignore")
 formula = spec["formula"]
 started = time.perf_counter()
@@ -92,8 +91,7 @@ def line(label: str, result: dict) -> str:
 
 
 def benchmark(name: str, backends: bool, bambi: bool) -> None:
-    data = str(DATA.get(name, name))
-    spec = {"data": data, "formula": FORMULA[name], "options": {}}
+    spec = {"data": name, "formula": FORMULA[name], "options": {}}
     print(f"\n{name}: {FORMULA[name]}  (4 chains x 1000 draws after 1000 tuning; 2 cores here)")
     with tempfile.TemporaryDirectory() as cache:
         cold = run_child(CHILD, spec, {"NUMBA_CACHE_DIR": cache})
