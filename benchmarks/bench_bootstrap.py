@@ -3,8 +3,8 @@
 pbkrtest's PBmodcomp took 9.3 s for 500 simulations of this pair on this machine (p = 0.828).
 
     python benchmarks/bench_bootstrap.py            # 500 simulations, timed inside the process
-    python benchmarks/bench_bootstrap.py --n 0      # imports and fits only: the baseline for whole-process timing
-    /usr/bin/time -v python benchmarks/bench_bootstrap.py        # whole process; subtract the --n 0 run
+    python benchmarks/bench_bootstrap.py --n 0      # imports and fits only: subtract it from a whole-process
+                                                    # timing (e.g. /usr/bin/time -v) of the line above
 """
 
 from __future__ import annotations
