@@ -80,11 +80,11 @@ def report(name: str, seconds: list[float], fit) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("datasets", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("datasets", nargs="*", choices=[*CASES, []], help="sleepstudy, insteval (default: both)")
     parser.add_argument("--repeats", type=int, default=None, help="timed fits per dataset")
     parser.add_argument("--setup-only", action="store_true", help="load the data and stop")
     args = parser.parse_args()
-    for name in args.datasets:
+    for name in args.datasets or list(CASES):
         if args.setup_only:
             bm.datasets.load(name)
             continue

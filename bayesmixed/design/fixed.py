@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 
 from ..errors import DataError, FormulaError
+from .columns import materialise
 
 # R's rank tolerance for model matrices (qr(..., tol = 1e-7)).
 RANK_TOLERANCE = 1e-7
@@ -49,11 +49,10 @@ class FixedPart:
 def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
     """Materialise the fixed-effects model matrix and drop columns aliased with earlier ones (as R's lm does)."""
     try:
-        matrix = model_matrix(fixed, frame, na_action="raise")
+        X, columns, spec = materialise(fixed, frame)
     except Exception as exc:  # formulaic raises many parser/materializer error types
         raise FormulaError(f"cannot build the fixed effects {fixed!r}: {exc}", formula) from None
-    X = np.asarray(matrix, dtype=float)
-    names = tuple(r_column_name(c) for c in matrix.columns)
+    names = tuple(r_column_name(c) for c in columns)
     if X.shape[1] and not np.isfinite(X).all():
         bad = [n for n, ok in zip(names, np.isfinite(X).all(axis=0)) if not ok]
         raise DataError(f"fixed-effect column(s) {', '.join(bad)} contain infinite or undefined values")
@@ -66,7 +65,7 @@ def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
             RankDeficiencyWarning,
             stacklevel=4,
         )
-    return FixedPart(X[:, kept], tuple(names[i] for i in kept), matrix.model_spec, np.array(kept, dtype=int), dropped)
+    return FixedPart(X[:, kept], tuple(names[i] for i in kept), spec, np.array(kept, dtype=int), dropped)
 
 
 def independent_columns(X: np.ndarray) -> list[int]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from formulaic import model_matrix
 
 from ..errors import DataError, FormulaError
 from ..formula.terms import RandomTermSpec
+from .columns import materialise
 from .fixed import r_column_name
 from .frame import factor_levels, interaction_levels
 from .types import RandomTerm
@@ -17,13 +17,12 @@ from .types import RandomTerm
 def term_columns(spec: RandomTermSpec, frame: pd.DataFrame, formula: str) -> tuple[np.ndarray, tuple[str, ...], object]:
     """The term's model matrix (n x k), R-style column names and the formulaic spec to rebuild it."""
     try:
-        matrix = model_matrix(spec.lhs, frame, na_action="raise")
+        values, columns, lhs_spec = materialise(spec.lhs, frame)
     except Exception as exc:  # formulaic raises many parser/materializer error types
         raise FormulaError(f"cannot build the random-effects term {spec}: {exc}", formula, spec.position) from None
-    values = np.asarray(matrix, dtype=float)
     if not np.isfinite(values).all():
         raise DataError(f"random-effects term {spec} has infinite or undefined values")
-    return values, tuple(r_column_name(c) for c in matrix.columns), matrix.model_spec
+    return values, tuple(r_column_name(c) for c in columns), lhs_spec
 
 
 def grouping(spec: RandomTermSpec, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -160,14 +160,14 @@ def _contains_bar(node: Node) -> Binary | None:
     return None
 
 
-def _sum_terms(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
+def sum_terms(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
     """Flatten a top-level sum into (sign, term) pairs."""
     if isinstance(node, Binary) and node.op in ("+", "-"):
         right_sign = node.op if sign == "+" else ("-" if node.op == "+" else "+")
-        return _sum_terms(node.left, sign) + _sum_terms(node.right, right_sign)
+        return sum_terms(node.left, sign) + sum_terms(node.right, right_sign)
     if isinstance(node, Unary) and node.op in ("+", "-"):
         inner_sign = sign if node.op == "+" else ("-" if sign == "+" else "+")
-        return _sum_terms(node.operand, inner_sign)
+        return sum_terms(node.operand, inner_sign)
     return [(sign, node)]
 
 
@@ -230,7 +230,7 @@ def parse_formula(formula: str) -> ParsedFormula:
     fixed_pieces: list[str] = []
     offsets: list[str] = []
     random: list[RandomTermSpec] = []
-    for sign, term in _sum_terms(tree.right):
+    for sign, term in sum_terms(tree.right):
         bar = term.inner if isinstance(term, Group) and _is_bar(term.inner) else None
         if bar is not None:
             if sign == "-":

@@ -163,3 +163,24 @@ def test_parser_never_fails_without_a_formula_error(text):
         parse_formula(text)
     except FormulaError as error:
         assert error.position is None or 0 <= error.position <= len(text)
+
+
+@pytest.mark.parametrize("text", ["1 + x", "x", "0 + x + w", "x + w - 1", "-1 + w", "1", "0", "x + x"])
+def test_plain_numeric_parts_skip_formulaic_with_identical_matrices(toy, text):
+    from formulaic import model_matrix
+
+    from bayesmixed.design.columns import materialise, numeric_columns_spec
+
+    assert numeric_columns_spec(text, toy) is not None
+    values, names, spec = materialise(text, toy)
+    expected = model_matrix(text, toy)
+    assert names == list(expected.columns)
+    assert np.array_equal(values, np.asarray(expected, dtype=float))
+    assert np.array_equal(spec.get_model_matrix(toy.iloc[:5]).to_numpy(), values[:5])
+
+
+@pytest.mark.parametrize("text", ["f", "x:w", "np.log(x)", "center(w)", "x * w", "C(site)"])
+def test_other_parts_go_through_formulaic(toy, text):
+    from bayesmixed.design.columns import numeric_columns_spec
+
+    assert numeric_columns_spec(text, toy) is None
