@@ -1,6 +1,6 @@
-"""The surface every fit shares (REML/ML, GLMM, Bayes): the names later stages and the plots rely on.
+"""The surface the frequentist fits share (REML/ML and GLMM; BayesFit reuses its helpers): the names later stages and the plots rely on.
 
-A subclass provides the estimates - `objective`, `npar`, `fixef`, `random_effects` (per term, levels x columns),
+A subclass provides the estimates - `objective`, `npar`, `beta`, `random_effects` (per term, levels x columns),
 `covariance_blocks` (per term, the k x k covariance of γ for one level) and `residual_sd` (None for
 families without one) - and inherits varcorr, ranef, fitted values, residuals, predictions and the ICC.
 GLMMs override `inverse_link` and `pearson_scale`.
@@ -27,9 +27,17 @@ class MixedFit:
 
     design: Design
 
+    beta: np.ndarray
+
     @property
     def fixef(self) -> pd.Series:
-        raise NotImplementedError
+        """β̂ named by the columns of X."""
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
+
+    @property
+    def theta_names(self) -> tuple[str, ...]:
+        """lme4's names of θ's entries."""
+        return self.design.theta_names
 
     @property
     def random_effects(self) -> Sequence[np.ndarray]:

@@ -54,14 +54,6 @@ class LmmFit(MixedFit):
         return self.convergence.converged
 
     @property
-    def theta_names(self) -> tuple[str, ...]:
-        return self.design.theta_names
-
-    @property
-    def fixef(self) -> pd.Series:
-        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
-
-    @property
     def vcov(self) -> pd.DataFrame:
         """Covariance of β̂: σ² (R_X R_X')⁻¹."""
         names = list(self.design.fixef_names)

@@ -70,15 +70,7 @@ class GlmmFit(MixedFit):
         """"Laplace" or "adaptive Gauss-Hermite (nagq = k)"."""
         return "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite (nagq = {self.nagq})"
 
-    @property
-    def theta_names(self) -> tuple[str, ...]:
-        return self.design.theta_names
-
     # --- estimates -------------------------------------------------------------------------------
-    @property
-    def fixef(self) -> pd.Series:
-        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
-
     @property
     def random_effects(self) -> tuple[np.ndarray, ...]:
         return self.effects
