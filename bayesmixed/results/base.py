@@ -1,4 +1,4 @@
-"""The surface the frequentist fits share (REML/ML and GLMM; BayesFit reuses its helpers): the names later stages and the plots rely on.
+"""The surface the frequentist fits share (REML/ML and GLMM): the names later stages and the plots rely on.
 
 A subclass provides the estimates - `objective`, `npar`, `beta`, `random_effects` (per term, levels x columns),
 `covariance_blocks` (per term, the k x k covariance of γ for one level) and `residual_sd` (None for
