@@ -151,7 +151,7 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
     problems = []
     if max_rhat > RHAT_LIMIT:
         worst = table["r_hat"].idxmax()
-        problems.append(f"R-hat {max_rhat:.3f} for {worst} > {RHAT_LIMIT}: chains disagree; run more tune/draws, "
+        problems.append(f"R-hat {max_rhat:.4f} for {worst} > {RHAT_LIMIT}: chains disagree; run more tune/draws, "
                         "or simplify the model (drop a term, use || for uncorrelated effects) or tighten its prior.")
     if min_bulk < ESS_LIMIT or min_tail < ESS_LIMIT:
         worst = table["ess_bulk"].idxmin()
