@@ -25,7 +25,7 @@ from .system import ThetaRows, factorize
 LME4_PIRLS_TOL = 1e-7
 LME4_MAX_ITERATIONS = 30
 LME4_MAX_HALVINGS = 10
-# lme4's check.conv.grad tolerance on the Newton step H⁻¹g.
+# lme4's check.conv.grad tolerance on the scaled gradient.
 GRADIENT_TOL = 2e-3
 
 
@@ -84,7 +84,7 @@ def vcov_from_hessian(hessian: np.ndarray, n_theta: int) -> np.ndarray | None:
 
 
 def convergence_problems(params: np.ndarray, lower: np.ndarray, gradient: np.ndarray, hessian: np.ndarray) -> list[str]:
-    """lme4's checks at the optimum: the Newton step H⁻¹g is small, and H is positive definite.
+    """lme4's checks at the optimum: the scaled gradient R⁻¹g (H = R'R) is small, and H is positive definite.
 
     Parameters on their bound are left out, as the gradient need not vanish there.
     """
@@ -98,9 +98,11 @@ def convergence_problems(params: np.ndarray, lower: np.ndarray, gradient: np.nda
         smallest = np.linalg.eigvalsh(h).min()
         return [f"the Hessian of the deviance is not positive definite (smallest eigenvalue {smallest:.3g}): "
                 "the optimum is not well defined"]
-    newton = np.linalg.solve(chol.T, np.linalg.solve(chol, gradient[free]))
-    if np.max(np.abs(newton), initial=0.0) > GRADIENT_TOL:
-        return [f"the scaled gradient at the end point is {np.max(np.abs(newton)):.3g} (tolerance {GRADIENT_TOL})"]
+    # lme4's checkConv: max(pmin(|solve(chol(H), g)|, |g|)), R's chol being the upper factor L'
+    scaled = np.linalg.solve(chol.T, gradient[free])
+    worst = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient[free])), initial=0.0))
+    if worst > GRADIENT_TOL:
+        return [f"the scaled gradient at the end point is {worst:.3g} (tolerance {GRADIENT_TOL})"]
     return []
 
 

@@ -80,8 +80,9 @@ def check_convergence(
         gradient, hessian = central_gradient_hessian(restricted, theta[free], value)
     eigenvalues = np.linalg.eigvalsh(hessian)
     try:
+        # lme4: solve(chol(H), g) with R's upper factor R = L' (H = R'R)
         chol = np.linalg.cholesky(hessian)
-        scaled = np.linalg.solve(chol, gradient)
+        scaled = np.linalg.solve(chol.T, gradient)
         max_scaled = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient))))
     except np.linalg.LinAlgError:
         max_scaled = float(np.max(np.abs(gradient)))
