@@ -43,6 +43,21 @@ def _matching_paren(formula: str, open_at: int) -> int:
     raise FormulaError("unclosed parenthesis: expected ')'", formula, open_at)
 
 
+def r_power_to_python(code: str) -> str:
+    """`^` means power in R code but XOR in Python: write it `**` (outside quoted strings)."""
+    out, quote = [], None
+    for ch in code:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "^":
+            out.append("**")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 def tokenize(formula: str) -> list[Token]:
     """Split a formula into tokens; a function call `f(...)` becomes one 'call' token with its text verbatim."""
     tokens: list[Token] = []
@@ -67,7 +82,7 @@ def tokenize(formula: str) -> list[Token]:
                 after += 1
             if after < len(formula) and formula[after] == "(":
                 close = _matching_paren(formula, after)
-                tokens.append(Token("call", formula[i : close + 1], i))
+                tokens.append(Token("call", r_power_to_python(formula[i : close + 1]), i))
                 i = close + 1
             else:
                 tokens.append(Token("name", name.group(), i))
