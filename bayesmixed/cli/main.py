@@ -57,7 +57,10 @@ def read_data(source: str):
         if not path.exists():
             raise BayesmixedError(f"no such file {source!r} (and no bundled data set of that name)")
         separator = "\t" if path.suffix.lower() == ".tsv" else ","
-        return pd.read_csv(path, sep=separator)
+        try:
+            return pd.read_csv(path, sep=separator)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise BayesmixedError(f"cannot read {source!r} as a table: {' '.join(str(exc).split())}") from None
     known = ", ".join(datasets.names())
     raise BayesmixedError(f"{source!r} is neither a bundled data set ({known}) nor a CSV file")
 
@@ -166,7 +169,7 @@ def compare_command(
 
     small, big = sorted(run_reporting_errors(fits), key=lambda fit: fit.npar)
     console.print(str(run_reporting_errors(lambda: anova(small, big))), highlight=False, markup=False)
-    if bootstrap:
+    if bootstrap != 0:
         result = run_reporting_errors(lambda: bootstrap_lrt(small, big, n=bootstrap, seed=seed))
         console.print(str(result), highlight=False, markup=False)
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ..formula.terms import parse_formula
+from .columns import is_number_dtype
 from .fixed import build_fixed, evaluate
 from .frame import model_frame
 from .random import build_term, lme4_order
 from .response import build_response, check_family
-from .types import Design
+from .types import Design, RandomTerm
 
 
 def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> Design:
@@ -28,6 +31,8 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
             raise DataError(f"offset({expression}) must be numeric")
         offset += values.to_numpy(dtype=float)
     terms = lme4_order([build_term(spec, frame, formula, family) for spec in parsed.random])
+    warn_overlapping_terms(terms)
+    predictors = set(fixed.spec.required_variables).union(*(t.lhs_spec.required_variables for t in terms))
     return Design(
         formula=formula,
         family=family,
@@ -42,4 +47,34 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
         fixed=fixed,
         offsets=parsed.offsets,
         response_levels=response.levels,
+        factor_levels=predictor_factor_levels(frame, predictors),
     )
+
+
+def warn_overlapping_terms(terms: list[RandomTerm]) -> None:
+    """Two terms of one grouping factor sharing a column give that column two variances that the data
+    cannot tell apart (lme4 fits them and then warns of a degenerate Hessian)."""
+    for i, first in enumerate(terms):
+        for second in terms[i + 1:]:
+            shared = set(first.columns) & set(second.columns)
+            if first.group == second.group and shared:
+                warnings.warn(
+                    f"random terms {first.label} and {second.label} both give {', '.join(sorted(shared))} a variance "
+                    f"for {first.group!r}; the two cannot be told apart (drop one of the terms)",
+                    OverlappingTermsWarning,
+                    stacklevel=3,
+                )
+
+
+class OverlappingTermsWarning(UserWarning):
+    """Two random terms of one grouping factor share a column."""
+
+
+def predictor_factor_levels(frame: pd.DataFrame, predictors: set[str]) -> dict[str, frozenset[str]]:
+    """Levels (as text) of each non-numeric predictor column."""
+    levels = {}
+    for name in sorted(predictors):
+        if name in frame.columns and not is_number_dtype(frame[name].dtype):
+            levels[name] = frozenset(frame[name].astype(str).unique())
+    return levels
+

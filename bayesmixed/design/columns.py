@@ -71,8 +71,10 @@ def numeric_columns_spec(text: str, frame: pd.DataFrame) -> NumericColumnsSpec |
 
 
 def _is_plain_numeric(frame: pd.DataFrame, name: str) -> bool:
-    if name not in frame.columns:
-        return False
-    dtype = frame[name].dtype
+    return name in frame.columns and is_number_dtype(frame[name].dtype)
+
+
+def is_number_dtype(dtype) -> bool:
+    """Numbers used as numbers: not booleans, not categoricals (those are factors)."""
     return (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
             and not isinstance(dtype, pd.CategoricalDtype))

@@ -24,6 +24,16 @@ def _check_columns(design: "Design", newdata: pd.DataFrame) -> None:
     for name in sorted(needed):
         if name not in newdata.columns:
             raise unknown_column(name, newdata.columns, where="newdata")
+    for name, seen in design.factor_levels.items():
+        values = newdata[name]
+        if values.isna().any():
+            raise DataError(f"newdata column {name!r} has missing values in {int(values.isna().sum())} row(s)")
+        new = sorted(set(values.astype(str)) - seen)
+        if new:
+            raise DataError(
+                f"newdata column {name!r} has level(s) {', '.join(map(repr, new))} not seen in the fit; a fixed-effect "
+                f"factor cannot take new levels (the fit's levels: {', '.join(map(repr, sorted(seen)))})"
+            )
 
 
 def new_data_matrices(design: "Design", newdata: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:

@@ -70,7 +70,9 @@ def build_term(spec: RandomTermSpec, frame: pd.DataFrame, formula: str, family: 
         group=spec.group,
         levels=levels,
         columns=columns,
-        correlated=spec.correlated,
+        # `||` splits a term into (1 | g) + (0 + x | g) per formula term; lme4 (1.1-31) keeps a factor's
+        # several columns in one correlated block
+        correlated=spec.correlated or matrix.shape[1] > 1,
         Z=sparse_z(codes, matrix, len(levels)),
         codes=codes,
         matrix=matrix,

@@ -61,6 +61,8 @@ def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> R
     if family == "binomial":
         return _binomial_response(name, values)
     y = _numeric(values, name)
+    if family == "gaussian" and np.ptp(y) == 0.0:
+        raise DataError(f"response {name!r} is constant ({y[0]:g} in every row): there is no variation to model")
     if family == "poisson" and ((y < 0).any() or not _integers(y)):
         raise DataError(f"Poisson response {name!r} must hold non-negative whole-number counts")
     return Response(name, y, None, None)

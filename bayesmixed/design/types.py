@@ -102,6 +102,7 @@ class Design:
     y: response (binomial: successes); trials: binomial trials per row (None otherwise);
     offset: known part of the linear predictor (zeros when the formula has none).
     Random terms are in lme4's order: decreasing number of levels, ties in formula order.
+    factor_levels: the levels seen of each factor used as a predictor (new data may not add levels).
     """
 
     formula: str
@@ -117,6 +118,7 @@ class Design:
     fixed: Any = field(repr=False)
     offsets: tuple[str, ...] = ()
     response_levels: tuple[str, ...] | None = None
+    factor_levels: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     @property
     def dropped_fixef(self) -> tuple[str, ...]:

@@ -20,16 +20,14 @@ CBIND_CALL = "cbind"
 
 @dataclass(frozen=True)
 class RandomTermSpec:
-    """One `(lhs | group)` after expansion; `group_factors` are the columns whose interaction groups."""
+    """One `(lhs | group)` after expansion; `group_factors` are the columns whose interaction groups,
+    `group` its name as lme4 writes it (`b:a` for a/b, `c:(b:a)` for a/b/c)."""
 
     lhs: str
     group_factors: tuple[str, ...]
+    group: str
     correlated: bool
     position: int
-
-    @property
-    def group(self) -> str:
-        return ":".join(self.group_factors)
 
     def __str__(self) -> str:
         bar = "|" if self.correlated else "||"
@@ -171,21 +169,24 @@ def sum_terms(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
     return [(sign, node)]
 
 
-def _grouping(node: Node, formula: str) -> list[tuple[str, ...]]:
-    """Grouping factors of a bar's right side: `g`, `a:b`, or nested `a/b` (-> a, b:a)."""
+def _grouping(node: Node, formula: str) -> list[tuple[tuple[str, ...], str]]:
+    """(factors, name) of each grouping in a bar's right side: `g`, `a:b`, or nested `a/b` (-> a, b:a)."""
     if isinstance(node, Group):
         return _grouping(node.inner, formula)
     if isinstance(node, Leaf) and node.kind == "name":
-        return [(node.text.strip("`"),)]
+        name = node.text.strip("`")
+        return [((name,), name)]
     if isinstance(node, Binary) and node.op == ":":
         left, right = _grouping(node.left, formula), _grouping(node.right, formula)
         if len(left) == 1 and len(right) == 1:
-            return [left[0] + right[0]]
+            return [(left[0][0] + right[0][0], f"{left[0][1]}:{right[0][1]}")]
     if isinstance(node, Binary) and node.op == "/":
         outer = _grouping(node.left, formula)
         inner = _grouping(node.right, formula)
         if len(inner) == 1:
-            return outer + [inner[0] + outer[-1]]
+            (inner_factors, inner_name), (outer_factors, outer_name) = inner[0], outer[-1]
+            enclosing = f"({outer_name})" if len(outer_factors) > 1 else outer_name
+            return outer + [(inner_factors + outer_factors, f"{inner_name}:{enclosing}")]
     raise FormulaError(
         f"grouping factor {node.unparse()!r} must be a column name, an interaction a:b, or nesting a/b",
         formula,
@@ -212,7 +213,9 @@ def _expand_bar(bar: Binary, formula: str) -> list[RandomTermSpec]:
     else:
         lhs_pieces = ["1" if t == "1" else f"0 + {t}" for t in lhs_terms]
     return [
-        RandomTermSpec(piece, group, bar.op == "|", bar.position) for group in groups for piece in lhs_pieces
+        RandomTermSpec(piece, factors, name, bar.op == "|", bar.position)
+        for factors, name in groups
+        for piece in lhs_pieces
     ]
 
 

@@ -189,6 +189,8 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
     agree).  Refits start at the observed θ̂ (warm start).  Reproducible by seed whatever n_jobs; under
     `with joblib.parallel_backend("dask"):` the refits run on the Dask cluster.
     """
+    if int(n) != n or n < 1:
+        raise BayesmixedError(f"bootstrap_lrt needs n >= 1 simulations; got {n!r}")
     require_frequentist([m0, m1], "bootstrap_lrt")
     check_same_data([m0, m1], "bootstrap_lrt")
     prepared, notes = prepare_for_comparison({"m0": m0, "m1": m1}, refit, "bootstrap_lrt")

@@ -141,3 +141,45 @@ def test_cli_reports_dropped_rows_as_a_warning_line(tmp_path, sleep):
     assert result.returncode == 0
     assert re.search(r"warning: dropped 2 of 180 rows", result.stderr)
     assert "n = 178" in result.stdout
+
+
+def test_constant_gaussian_response_is_an_error(sleep):
+    with pytest.raises(DataError, match=r"response 'flat' is constant \(1 in every row\)"):
+        bm.Model("flat ~ Days + (1 | Subject)", sleep.assign(flat=1.0))
+
+
+def test_overlapping_random_terms_warn(sleep):
+    from bayesmixed.design.build import OverlappingTermsWarning
+
+    with pytest.warns(OverlappingTermsWarning, match=r"\(1 \| Subject\) and \(Days \| Subject\) both give \(Intercept\)"):
+        bm.Model("Reaction ~ Days + (1 | Subject) + (Days | Subject)", sleep)
+
+
+def test_new_level_of_a_fixed_factor_in_newdata_is_an_error(sleep):
+    data = sleep.assign(week=np.where(sleep["Days"] < 5, "first", "second"))
+    fit = bm.lmer("Reaction ~ week + (1 | Subject)", data)
+    assert fit.predict(data.head(2)).to_numpy() == pytest.approx(fit.fitted().to_numpy()[:2])
+    with pytest.raises(DataError, match=r"newdata column 'week' has level\(s\) 'thrid' not seen in the fit"):
+        fit.predict(data.head(2).assign(week=["first", "thrid"]))
+    with pytest.raises(DataError, match=r"newdata column 'week' has missing values"):
+        fit.predict(data.head(2).assign(week=["first", None]))
+
+
+def test_lmer_refuses_a_family_and_names_glmer(sleep):
+    with pytest.raises(bm.BayesmixedError, match=r"use bm.glmer\(formula, data, family='binomial'\)"):
+        bm.lmer("Reaction ~ Days + (1 | Subject)", sleep, family="binomial")
+
+
+def test_bootstrap_needs_a_positive_number_of_simulations(sleep):
+    small = bm.lmer("Reaction ~ Days + (1 | Subject)", sleep, REML=False)
+    big = bm.lmer("Reaction ~ Days + (Days | Subject)", sleep, REML=False)
+    with pytest.raises(bm.BayesmixedError, match="n >= 1"):
+        bm.bootstrap_lrt(small, big, n=-5)
+
+
+def test_cli_reports_an_unreadable_csv_on_one_line(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text('y,x,g\n1,2,"a\n3,4,b\n')
+    result = run_cli("fit", "y ~ x + (1 | g)", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: cannot read")

@@ -31,7 +31,9 @@ def test_single_bar_keeps_the_block_correlated():
 
 def test_nesting_and_interaction_grouping():
     assert specs("y ~ (1 | a/b)") == [("1", "a", True), ("1", "b:a", True)]
-    assert specs("y ~ (1 | a/b/c)") == [("1", "a", True), ("1", "b:a", True), ("1", "c:b:a", True)]
+    # lme4 1.1-31 names the innermost grouping of a/b/c "c:(b:a)"
+    assert specs("y ~ (1 | a/b/c)") == [("1", "a", True), ("1", "b:a", True), ("1", "c:(b:a)", True)]
+    assert [s.group_factors for s in parse_formula("y ~ (1 | a/b/c)").random] == [("a",), ("b", "a"), ("c", "b", "a")]
     assert specs("y ~ (1 | a:b)") == [("1", "a:b", True)]
     assert specs("y ~ (x || a/b)") == [("1", "a", False), ("0 + x", "a", False), ("1", "b:a", False),
                                        ("0 + x", "b:a", False)]
@@ -87,6 +89,12 @@ def test_intercept_control(toy):
 def test_offset_is_evaluated(toy):
     design = bm.build_design("y ~ x + offset(np.log(exposure)) + (1 | worker)", toy)
     assert design.offset == pytest.approx(np.log(toy["exposure"].to_numpy()))
+
+
+def test_double_bar_keeps_a_factor_block_correlated_as_lme4(toy):
+    design = bm.build_design("y ~ x + (machine || worker)", toy)
+    assert [t.label for t in design.terms] == ["(1 | worker)", "(0 + machine | worker)"]
+    assert [t.n_theta for t in design.terms] == [1, 6]
 
 
 def test_categorical_predictor_inside_a_bar(toy):
