@@ -20,6 +20,13 @@ from ..formula.grammar import Leaf, parse
 from ..formula.terms import sum_terms
 
 
+# Names a formula may call beyond formulaic's own transforms: numpy, and R's spellings of math functions.
+FORMULA_FUNCTIONS = {
+    "np": np, "numpy": np, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+    "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs,
+}
+
+
 @dataclass(frozen=True)
 class NumericColumnsSpec:
     """[1 if intercept] + the named numeric columns, in that order."""
@@ -35,7 +42,7 @@ class NumericColumnsSpec:
     def names(self) -> list[str]:
         return (["Intercept"] if self.intercept else []) + list(self.columns)
 
-    def get_model_matrix(self, data: pd.DataFrame, na_action: str = "ignore") -> pd.DataFrame:
+    def get_model_matrix(self, data: pd.DataFrame, na_action: str = "ignore", context: object = None) -> pd.DataFrame:
         """The matrix on `data`, with formulaic's column names."""
         values = [np.ones(len(data))] if self.intercept else []
         values += [data[c].to_numpy(dtype=float) for c in self.columns]
@@ -43,11 +50,16 @@ class NumericColumnsSpec:
         return pd.DataFrame(matrix, columns=self.names, index=data.index)
 
 
+def matrix_on_new_data(spec, data: pd.DataFrame) -> np.ndarray:
+    """A fitted part's matrix on new data, encoded as in the fit."""
+    return np.asarray(spec.get_model_matrix(data, na_action="ignore", context=FORMULA_FUNCTIONS), dtype=float)
+
+
 def materialise(text: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], object]:
     """(matrix, formulaic-style column names, spec for new data) of a formula part on the frame."""
     spec = numeric_columns_spec(text, frame)
     if spec is None:
-        matrix = model_matrix(text, frame, na_action="raise")
+        matrix = model_matrix(text, frame, na_action="raise", context=FORMULA_FUNCTIONS)
         return np.asarray(matrix, dtype=float), list(matrix.columns), matrix.model_spec
     return spec.get_model_matrix(frame).to_numpy(), spec.names, spec
 

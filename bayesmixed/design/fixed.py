@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, FormulaError
-from .columns import materialise
+from .columns import FORMULA_FUNCTIONS, materialise, matrix_on_new_data
 
 # R's rank tolerance for model matrices (qr(..., tol = 1e-7)).
 RANK_TOLERANCE = 1e-7
@@ -42,8 +42,7 @@ class FixedPart:
 
     def matrix_for(self, newdata: pd.DataFrame) -> np.ndarray:
         """X for new data, encoded exactly as in the fit."""
-        matrix = self.spec.get_model_matrix(newdata, na_action="ignore")
-        return np.asarray(matrix, dtype=float)[:, self.kept]
+        return matrix_on_new_data(self.spec, newdata)[:, self.kept]
 
 
 def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
@@ -85,26 +84,12 @@ def independent_columns(X: np.ndarray) -> list[int]:
     return kept
 
 
-_FUNCTIONS = {
-    "np": np,
-    "numpy": np,
-    "log": np.log,
-    "log2": np.log2,
-    "log10": np.log10,
-    "log1p": np.log1p,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "I": lambda x: x,
-}
-
-
 def evaluate(expression: str, frame: pd.DataFrame, formula: str, role: str) -> pd.Series:
     """Evaluate a response or offset expression (a column, `log(y)`, `size - incidence`) on the frame."""
     text = expression.strip()
     if text.strip("`") in frame.columns:
         return frame[text.strip("`")]
-    namespace: dict[str, Any] = dict(_FUNCTIONS)
+    namespace: dict[str, Any] = {**FORMULA_FUNCTIONS, "I": lambda x: x}
     code = text
     for i, column in enumerate(frame.columns):
         alias = f"_column_{i}"

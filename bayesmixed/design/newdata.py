@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, unknown_column
+from .columns import matrix_on_new_data
 from .fixed import evaluate
 from .random import new_level_codes
 
@@ -42,7 +43,7 @@ def new_data_matrices(design: "Design", newdata: pd.DataFrame) -> tuple[np.ndarr
     X = design.fixed.matrix_for(newdata)
     per_term = []
     for term in design.terms:
-        matrix = np.asarray(term.lhs_spec.get_model_matrix(newdata, na_action="ignore"), dtype=float)
+        matrix = matrix_on_new_data(term.lhs_spec, newdata)
         per_term.append((new_level_codes(term, newdata), matrix))
     return X, per_term
 

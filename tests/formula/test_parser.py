@@ -201,3 +201,10 @@ def test_power_inside_a_call_is_a_power_not_xor(toy):
     assert design.fixef_names[1] == "I(k ** 2)"
     assert np.array_equal(design.X[:, 1], (data["k"] ** 2).to_numpy(dtype=float))
     assert bm.build_design("I(x^2) ~ 1 + (1 | worker)", data).y == pytest.approx(data["x"].to_numpy() ** 2)
+
+
+def test_r_math_functions_in_fixed_and_random_parts_and_on_new_data(toy):
+    fit = bm.lmer("y ~ sqrt(x) + exp(w) + (sqrt(x) | worker)", toy)
+    assert fit.design.fixef_names == ("(Intercept)", "sqrt(x)", "exp(w)")
+    assert np.allclose(fit.design.X[:, 1], np.sqrt(toy["x"]))
+    assert fit.predict(toy.head(4)).to_numpy() == pytest.approx(fit.fitted().to_numpy()[:4])
