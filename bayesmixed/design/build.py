@@ -10,7 +10,7 @@ import pandas as pd
 from ..errors import DataError
 from ..formula.terms import parse_formula
 from .columns import is_number_dtype
-from .fixed import build_fixed, evaluate
+from .fixed import FixedPart, build_fixed, evaluate
 from .frame import model_frame
 from .random import build_term, lme4_order
 from .response import build_response, check_family
@@ -30,6 +30,8 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
         if not pd.api.types.is_numeric_dtype(values.dtype):
             raise DataError(f"offset({expression}) must be numeric")
         offset += values.to_numpy(dtype=float)
+    if family == "gaussian":
+        check_residual_variation(response.name, response.y - offset, fixed)
     terms = lme4_order([build_term(spec, frame, formula, family) for spec in parsed.random])
     warn_overlapping_terms(terms)
     predictors = set(fixed.spec.required_variables).union(*(t.lhs_spec.required_variables for t in terms))
@@ -49,6 +51,17 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
         response_levels=response.levels,
         factor_levels=predictor_factor_levels(frame, predictors),
     )
+
+
+def check_residual_variation(name: str, y: np.ndarray, fixed: FixedPart) -> None:
+    """A Gaussian response that the fixed effects reproduce exactly leaves σ² = 0 and nothing to model."""
+    beta, *_ = np.linalg.lstsq(fixed.X, y, rcond=None) if fixed.X.shape[1] else (np.zeros(0),)
+    residual = y - fixed.X @ beta
+    if np.linalg.norm(residual) <= 1e-10 * max(np.linalg.norm(y), 1e-300):
+        raise DataError(
+            f"the fixed effects ({', '.join(fixed.names)}) reproduce the response {name!r} exactly: the residual "
+            "variance would be 0, and a mixed model needs variation left to attribute to groups and noise"
+        )
 
 
 def warn_overlapping_terms(terms: list[RandomTerm]) -> None:

@@ -183,3 +183,8 @@ def test_cli_reports_an_unreadable_csv_on_one_line(tmp_path):
     result = run_cli("fit", "y ~ x + (1 | g)", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: cannot read")
+
+
+def test_response_reproduced_exactly_by_the_fixed_effects_is_an_error(sleep):
+    with pytest.raises(DataError, match=r"reproduce the response 'exact' exactly"):
+        bm.Model("exact ~ Days + (1 | Subject)", sleep.assign(exact=3 * sleep["Days"] + 1.0))
