@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import sys
+import warnings
 from collections.abc import Iterable
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 class BayesmixedError(Exception):
@@ -47,3 +52,11 @@ def unknown_column(name: str, available: Iterable[str], where: str = "") -> Data
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     location = f" (used in {where})" if where else ""
     return DataError(f"unknown column {name!r}{location}{hint}")
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """warnings.warn pointing at the first frame outside bayesmixed, i.e. the user's own call."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -97,22 +97,18 @@ def parse_command(
     table = Table(title="random terms (lme4's order)")
     for column in ("term", "group", "levels", "columns", "correlated", "Z (rows x cols)", "nonzeros", "theta"):
         table.add_column(column)
-    for term, names in zip(design.terms, _theta_names_per_term(design)):
+    for term in design.terms:
         table.add_row(
             term.label,
             term.group,
             f"{term.n_levels:,}",
             ", ".join(term.columns),
-            "yes" if term.correlated and term.n_columns > 1 else "no",
+            "yes" if term.has_correlations else "no",
             f"{term.Z.shape[0]:,} x {term.Z.shape[1]:,}",
             f"{term.Z.nnz:,}",
-            ", ".join(names),
+            ", ".join(term.theta_names()),
         )
     console.print(table)
-
-
-def _theta_names_per_term(design) -> list[list[str]]:
-    return [list(design.theta_names[s]) for s in design.theta_slices]
 
 
 @app.command("fit")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, warn_user
 from ..formula.terms import parse_formula
 from .columns import is_number_dtype
 from .fixed import FixedPart, build_fixed, evaluate
@@ -71,12 +70,10 @@ def warn_overlapping_terms(terms: list[RandomTerm]) -> None:
         for second in terms[i + 1:]:
             shared = set(first.columns) & set(second.columns)
             if first.group == second.group and shared:
-                warnings.warn(
+                warn_user(
                     f"random terms {first.label} and {second.label} both give {', '.join(sorted(shared))} a variance "
                     f"for {first.group!r}; the two cannot be told apart (drop one of the terms)",
-                    OverlappingTermsWarning,
-                    stacklevel=3,
-                )
+                    OverlappingTermsWarning)
 
 
 class OverlappingTermsWarning(UserWarning):

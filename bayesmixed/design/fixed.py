@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, FormulaError
+from ..errors import DataError, FormulaError, warn_user
 from .columns import FORMULA_FUNCTIONS, materialise, matrix_on_new_data
 
 # R's rank tolerance for model matrices (qr(..., tol = 1e-7)).
@@ -58,12 +57,10 @@ def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
     kept = independent_columns(X)
     dropped = tuple(n for i, n in enumerate(names) if i not in set(kept))
     if dropped:
-        warnings.warn(
+        warn_user(
             f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} aliased column(s) "
             f"{', '.join(dropped)}",
-            RankDeficiencyWarning,
-            stacklevel=4,
-        )
+            RankDeficiencyWarning)
     return FixedPart(X[:, kept], tuple(names[i] for i in kept), spec, np.array(kept, dtype=int), dropped)
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, unknown_column
+from ..errors import DataError, unknown_column, warn_user
 from ..formula.terms import ParsedFormula
 
 _INTEGER_LIKE = re.compile(r"^-?\d+$")
@@ -36,11 +35,9 @@ def model_frame(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
     if incomplete.any():
         counts = frame.isna().sum()
         detail = ", ".join(f"{name}: {int(k)}" for name, k in counts.items() if k)
-        warnings.warn(
+        warn_user(
             f"dropped {int(incomplete.sum())} of {len(frame)} rows with missing values ({detail})",
-            MissingValuesWarning,
-            stacklevel=4,
-        )
+            MissingValuesWarning)
         frame = frame.loc[~incomplete]
     return _drop_unused_categories(frame)
 

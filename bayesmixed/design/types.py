@@ -85,9 +85,14 @@ class RandomTerm:
         return block
 
     @property
+    def has_correlations(self) -> bool:
+        """Whether Λ's block has entries below the diagonal (a correlated term with 2+ columns)."""
+        return self.n_theta > self.n_columns
+
+    @property
     def label(self) -> str:
         """The term as lme4 writes it after expansion, e.g. '(0 + Days | Subject)'."""
-        bar = "|" if self.correlated or self.n_columns == 1 else "||"
+        bar = "||" if self.n_columns > 1 and not self.has_correlations else "|"
         return f"({self.lhs} {bar} {self.group})"
 
     def __repr__(self) -> str:

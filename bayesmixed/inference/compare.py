@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BayesmixedError
+from ..errors import BayesmixedError, warn_user
 from .fits import check_same_data, is_bayesian
 from .table import NotedFrame
 
@@ -113,7 +113,7 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
         for label, elpd in elpds.items():
             message = pareto_k_message(label, np.asarray(elpd.pareto_k), float(elpd.good_k), unit_name)
             if message:
-                warnings.warn(message, ParetoKWarning, stacklevel=2)
+                warn_user(message, ParetoKWarning)
                 notes.append(message)
     else:
         notes.append("WAIC's warning column flags units whose log-likelihood varies strongly over the posterior "

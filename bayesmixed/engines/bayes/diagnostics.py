@@ -6,11 +6,12 @@ loud, actionable warning a fit raises when R-hat > 1.01, ESS < 400 or any transi
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ...errors import warn_user
 
 RHAT_LIMIT, ESS_LIMIT, BFMI_LIMIT = 1.01, 400.0, 0.3
 
@@ -172,17 +173,5 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
 
 def warn_if_problems(diagnosis: Diagnosis) -> None:
     if diagnosis.problems:
-        warnings.warn("Bayesian fit failed convergence checks:\n  " + "\n  ".join(diagnosis.problems),
-                      SamplingWarning, stacklevel=_caller_stacklevel())
+        warn_user("Bayesian fit failed convergence checks:\n  " + "\n  ".join(diagnosis.problems), SamplingWarning)
 
-
-def _caller_stacklevel() -> int:
-    """Stack level of the first frame outside bayesmixed, so the warning points at the user's fit call."""
-    import sys
-    from pathlib import Path
-
-    package = str(Path(__file__).resolve().parents[2])
-    frame, level = sys._getframe(1), 1
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level

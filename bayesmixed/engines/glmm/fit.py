@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...design.types import Design
-from ...errors import BayesmixedError
+from ...errors import BayesmixedError, warn_user
 from ...results.advice import convergence_message, singular_fit_message
 from .checks import GlmmWarning, pirls_message, pirls_trouble_message, separation_messages
 from .deviance import DevianceFunction, check_nagq
@@ -138,7 +137,7 @@ def _fit_problem(
         messages += separation_messages(problem, optimum.beta, optimum.theta, modes.eta)
     if warn:
         for message in messages:
-            warnings.warn(message, GlmmWarning, stacklevel=3)
+            warn_user(message, GlmmWarning)
     u = modes.u
     effects, start_index = [], 0
     for term, block in zip(design.terms, design.lambda_blocks(optimum.theta)):
