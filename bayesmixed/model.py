@@ -66,6 +66,8 @@ class Model:
         lines = [
             f"Model: {d.formula}",
             f"  family: {d.family}   observations: {d.n}",
+            f"  response: {d.response}" + (f" (success: {d.response_levels[1]}; failure: {d.response_levels[0]})"
+                                           if d.response_levels else ""),
             f"  fixed effects: {d.p} ({', '.join(d.fixef_names) or 'none'})",
         ]
         if d.dropped_fixef:

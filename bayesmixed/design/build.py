@@ -9,7 +9,7 @@ import pandas as pd
 from ..errors import DataError, warn_user
 from ..formula.terms import parse_formula
 from .columns import is_number_dtype
-from .fixed import FixedPart, build_fixed, evaluate
+from .fixed import FixedPart, build_fixed, offset_values
 from .frame import model_frame
 from .random import build_term, lme4_order
 from .response import build_response, check_family
@@ -23,12 +23,7 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
     frame = model_frame(parsed, data)
     response = build_response(parsed, frame, family)
     fixed = build_fixed(parsed.fixed, frame, formula)
-    offset = np.zeros(len(frame))
-    for expression in parsed.offsets:
-        values = evaluate(expression, frame, formula, "offset")
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            raise DataError(f"offset({expression}) must be numeric")
-        offset += values.to_numpy(dtype=float)
+    offset = offset_values(parsed.offsets, frame, formula)
     if family == "gaussian":
         check_residual_variation(response.name, response.y - offset, fixed)
     terms = lme4_order([build_term(spec, frame, formula, family) for spec in parsed.random])

@@ -103,3 +103,14 @@ def evaluate(expression: str, frame: pd.DataFrame, formula: str, role: str) -> p
     if np.ndim(value) == 0:
         value = np.full(len(frame), value)
     return pd.Series(np.asarray(value), index=frame.index, name=text)
+
+
+def offset_values(expressions: tuple[str, ...], frame: pd.DataFrame, formula: str) -> np.ndarray:
+    """Sum of the formula's offset() expressions on the frame (zeros when it has none)."""
+    total = np.zeros(len(frame))
+    for expression in expressions:
+        values = evaluate(expression, frame, formula, "offset")
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            raise DataError(f"offset({expression}) must be numeric")
+        total += values.to_numpy(dtype=float)
+    return total

@@ -64,7 +64,7 @@ def factor_levels(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
         return codes.astype(np.int64), tuple(str(c) for c in categories)
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         uniques, codes = np.unique(values.to_numpy(), return_inverse=True)
-        return codes.astype(np.int64), tuple(_number_label(u) for u in uniques)
+        return codes.astype(np.int64), tuple(number_label(u) for u in uniques)
     labels = values.astype(str).to_numpy()
     uniques = np.unique(labels)
     if all(_INTEGER_LIKE.match(u) for u in uniques):
@@ -74,20 +74,15 @@ def factor_levels(values: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes, tuple(str(u) for u in uniques)
 
 
-def _number_label(value: object) -> str:
+def number_label(value: object) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
 
-def interaction_levels(
-    factors: list[tuple[np.ndarray, tuple[str, ...]]],
-) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
-    """Codes and labels of the interaction `a:b` (first factor varying slowest, unused combinations dropped).
-
-    Also returns the observed combinations as rows of per-factor codes, so new data can be matched.
-    """
+def interaction_levels(factors: list[tuple[np.ndarray, tuple[str, ...]]]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes and labels of the interaction `a:b` (first factor varying slowest, unused combinations dropped)."""
     stacked = np.column_stack([codes for codes, _ in factors])
     combos, codes = np.unique(stacked, axis=0, return_inverse=True)
     labels = tuple(":".join(levels[c] for (_, levels), c in zip(factors, row)) for row in combos)
-    return codes.reshape(-1).astype(np.int64), labels, combos
+    return codes.reshape(-1).astype(np.int64), labels

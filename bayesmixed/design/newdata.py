@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..errors import DataError, unknown_column
 from .columns import matrix_on_new_data
-from .fixed import evaluate
+from .fixed import offset_values
 from .random import new_level_codes
 
 if TYPE_CHECKING:
@@ -50,7 +50,4 @@ def new_data_matrices(design: "Design", newdata: pd.DataFrame) -> tuple[np.ndarr
 
 def new_offset(design: "Design", newdata: pd.DataFrame) -> np.ndarray:
     """Sum of the formula's offset() expressions on new data."""
-    total = np.zeros(len(newdata))
-    for expression in design.offsets:
-        total += evaluate(expression, newdata, design.formula, "offset").to_numpy(dtype=float)
-    return total
+    return offset_values(design.offsets, newdata, design.formula)

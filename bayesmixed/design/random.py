@@ -10,7 +10,7 @@ from ..errors import DataError, FormulaError
 from ..formula.terms import RandomTermSpec
 from .columns import materialise
 from .fixed import r_column_name
-from .frame import factor_levels, interaction_levels
+from .frame import factor_levels, interaction_levels, number_label
 from .types import RandomTerm
 
 
@@ -30,8 +30,7 @@ def grouping(spec: RandomTermSpec, frame: pd.DataFrame) -> tuple[np.ndarray, tup
     factors = [factor_levels(frame[name]) for name in spec.group_factors]
     if len(factors) == 1:
         return factors[0]
-    codes, labels, _ = interaction_levels(factors)
-    return codes, labels
+    return interaction_levels(factors)
 
 
 def sparse_z(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> sp.csc_matrix:
@@ -97,19 +96,13 @@ def group_labels(frame: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
     for name in factors:
         values = frame[name]
         if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
-            parts.append(np.array([_label(v) for v in values.to_numpy()], dtype=object))
+            parts.append(np.array([number_label(v) for v in values.to_numpy()], dtype=object))
         else:
             parts.append(values.astype(str).to_numpy(dtype=object))
     labels = parts[0]
     for part in parts[1:]:
         labels = np.array([f"{a}:{b}" for a, b in zip(labels, part)], dtype=object)
     return labels
-
-
-def _label(value: object) -> str:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def new_level_codes(term: RandomTerm, frame: pd.DataFrame) -> np.ndarray:

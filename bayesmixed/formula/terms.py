@@ -256,5 +256,4 @@ def parse_formula(formula: str) -> ParsedFormula:
     fixed = " + ".join(p for p in fixed_pieces if not p.startswith("-"))
     removals = " ".join(p for p in fixed_pieces if p.startswith("-"))
     fixed = (fixed or "1") + (f" {removals}" if removals else "")
-    position = response.position if isinstance(response, (Leaf, Group, Unary, Binary)) else 0
-    return ParsedFormula(formula, response.unparse(), position, fixed, tuple(offsets), tuple(random))
+    return ParsedFormula(formula, response.unparse(), start_of(response), fixed, tuple(offsets), tuple(random))
