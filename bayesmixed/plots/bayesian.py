@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BayesmixedError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 from ._figure import _pyplot
 
 
@@ -15,7 +18,7 @@ def _idata(fit: Any):
     return idata
 
 
-def _figure_of(axes, title: str) -> Any:
+def _figure_of(axes, title: str) -> "Figure":
     """The Figure ArviZ drew on, titled, laid out so that panel titles and axis labels do not overlap."""
     import numpy as np
 
@@ -31,7 +34,7 @@ def _population_vars(idata) -> list[str]:
             and not any(str(dim).endswith(("_level", "_obs", "__obs")) for dim in values.dims[2:])]
 
 
-def trace(fit: Any, var_names: list[str] | None = None):
+def trace(fit: Any, var_names: list[str] | None = None) -> "Figure":
     """ArviZ trace plot of the population-level parameters (or `var_names`)."""
     import arviz as az
 
@@ -42,7 +45,7 @@ def trace(fit: Any, var_names: list[str] | None = None):
     return _figure_of(axes, f"Trace\n{fit.design.formula}")
 
 
-def rank(fit: Any, var_names: list[str] | None = None):
+def rank(fit: Any, var_names: list[str] | None = None) -> "Figure":
     """ArviZ rank plot (uniform bars when chains mix well)."""
     import arviz as az
 
@@ -52,7 +55,7 @@ def rank(fit: Any, var_names: list[str] | None = None):
     return _figure_of(axes, f"Rank plots\n{fit.design.formula}")
 
 
-def posterior_predictive(fit: Any, num_pp_samples: int = 100):
+def posterior_predictive(fit: Any, num_pp_samples: int = 100) -> "Figure":
     """ArviZ posterior predictive check: observed density against replicated data sets."""
     import arviz as az
 
