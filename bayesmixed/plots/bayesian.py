@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BayesmixedError
+from ._figure import _pyplot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-from ._figure import _pyplot
 
 
 def _idata(fit: Any):
