@@ -137,7 +137,7 @@ class Profile:
 def variance_profile(fit, index: int) -> Profile:
     """Profile of the index-th sd/cor/σ parameter of an ML fit (REML fits must be refitted first)."""
     design = fit.design
-    deviance = VarianceDeviance(design, build_system(design))
+    deviance = VarianceDeviance(design, fit.factor.system)  # the fit's own cross-products
     estimates = sdcor_from_theta(design, fit.theta, fit.sigma)
     lower, upper = sdcor_bounds(design)
     scale = np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3 * fit.sigma), 1.0)
@@ -161,19 +161,25 @@ def _swap(pair: tuple[np.ndarray, float]) -> tuple[float, np.ndarray]:
 
 
 def fixed_effect_profile(fit, index: int) -> Profile:
-    """Profile of β_j: X_j β_j moves into the offset and θ is refitted by ML for each value (lme4's way)."""
+    """Profile of β_j: X_j β_j moves into the offset and θ is refitted by ML for each value (lme4's way).
+
+    The cross-products without X_j are built once; each value only re-aims them at the response
+    y - (offset + X_j β_j) (`PlsSystem.with_response`, whose system here has a zero offset, so the
+    shifted response is formed exactly as a system built with that offset would form it).
+    """
     design = fit.design
     column = design.X[:, index]
     reduced = dataclasses.replace(
         design,
         X=np.delete(design.X, index, axis=1),
         fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
+        offset=np.zeros(design.n),
     )
+    system = build_system(reduced)
     settings = OptimizerSettings(ftol_abs=1e-10, xtol_rel=1e-8)
 
     def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
-        shifted = dataclasses.replace(reduced, offset=design.offset + column * value)
-        criterion = ProfiledCriterion(build_system(shifted), reml=False)
+        criterion = ProfiledCriterion(system.with_response(design.y - (design.offset + column * value)), reml=False)
         result = minimize_criterion(criterion, start, design.theta_lower, settings)
         return result.value, result.theta
 
