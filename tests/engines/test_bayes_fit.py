@@ -112,6 +112,33 @@ def test_same_seed_same_draws(sleep_design):
     a = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)
     b = fit_bayes(sleep_design, seed=5, draws=100, tune=100, progressbar=False, warn=False)
     np.testing.assert_array_equal(a.unconstrained, b.unconstrained)
+    for gamma_a, gamma_b in zip(a.ranef_samples, b.ranef_samples):
+        np.testing.assert_array_equal(gamma_a, gamma_b)
+    np.testing.assert_array_equal(a.predictive_draws(), b.predictive_draws())
+
+
+def test_every_random_use_has_its_own_stream(sleep_design, monkeypatch):
+    """Chains, starting points, γ draws, new-level predictions and predictive draws each take their own
+    stream of the seed (they overlapped: γ drew from chain 1's stream, predictions from chains 2 and 3's)."""
+    from bayesmixed.engines.bayes import seeds
+
+    used = []
+    original = seeds.stream
+
+    def recording(seed, purpose, index=0):
+        used.append((purpose, index))
+        return original(seed, purpose, index)
+
+    monkeypatch.setattr(seeds, "stream", recording)
+    fit = fit_bayes(sleep_design, seed=5, draws=20, tune=20, chains=3, progressbar=False, warn=False)
+    fit.ranef_samples
+    fit.predict(pd.DataFrame({"Days": [1.0], "Subject": ["new"]}))
+    fit.predictive_draws()
+    fit_bayes(sleep_design, seed=5, draws=20, chains=1, prior_only=True)
+    assert sorted(used) == sorted([(seeds.CHAIN, c) for c in range(3)] + [(seeds.START, 0), (seeds.RANEF, 0),
+                                  (seeds.PREDICT, 0), (seeds.PREDICTIVE, 0), (seeds.PRIOR, 0)])
+    states = {tuple(original(5, purpose, index).generate_state(4)) for purpose, index in used}
+    assert len(states) == len(used)  # distinct first states: no two uses share a stream
 
 
 def test_short_run_warns_loudly(sleep_design):

@@ -11,6 +11,7 @@ import numpy as np
 from ...errors import BayesmixedError
 from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
 from .prior import PriorSet, default_priors
+from .seeds import PRIOR, START, generator
 
 if TYPE_CHECKING:
     from ...design.types import Design
@@ -157,7 +158,7 @@ def starting_points(design, layout: ParameterLayout, priors: PriorSet, model: tu
     else:  # β and log σ: the random-effect coordinates have no curvature to speak of at u = 0
         coordinates = np.arange(layout.p + (1 if layout.sigma_index >= 0 else 0))
     mode, covariance = laplace_start(model, x0, coordinates)
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(chains + 1)[-1])
+    rng = generator(seed, START)
     inits = np.repeat(mode[None, :], chains, axis=0)
     inits[:, coordinates] += rng.standard_normal((chains, coordinates.size)) @ np.linalg.cholesky(covariance).T
     others = np.setdiff1d(np.arange(layout.size), coordinates)
@@ -173,7 +174,7 @@ def starting_points(design, layout: ParameterLayout, priors: PriorSet, model: tu
 
 def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, chains: int, seed) -> np.ndarray:
     """Independent prior draws in the unconstrained layout (chains, draws, D)."""
-    rng = np.random.default_rng(seed)
+    rng = generator(seed, PRIOR)
     shape = (chains, draws)
     out = np.zeros(shape + (layout.size,))
     for j, name in enumerate(design.fixef_names):

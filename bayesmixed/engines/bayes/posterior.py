@@ -9,6 +9,7 @@ import numpy as np
 
 from .layout import MARGINAL, ParameterLayout, constrain_draws
 from .prior import sd_name
+from .seeds import RANEF, compiled_state
 
 CHUNK = 256  # draws per block when an (S, n) array would be large
 
@@ -54,7 +55,7 @@ def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrai
 
         G, K = layout.terms[0].n_levels, sum(t.k for t in layout.terms)
         gamma = np.empty((flat.shape[0], G, K))
-        rng = np.random.SeedSequence(seed).spawn(2)[1].generate_state(4, dtype=np.uint64)
+        rng = compiled_state(seed, RANEF)
         marginal_ranef_draws(np.ascontiguousarray(flat), model, rng, gamma, np.empty((flat.shape[0], G)))
         return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
     factors = covariance_factors(layout, flat)

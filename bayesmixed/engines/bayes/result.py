@@ -13,6 +13,7 @@ from .layout import MARGINAL, ParameterLayout, pack_model
 from .posterior import (correlation_matrices, draw_response, eta_chunks, inverse_link, named_draws, new_level_effects,
                         pointwise_loglik, ranef_draws)
 from .prior import PriorSet
+from .seeds import PREDICT, PREDICTIVE, generator
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))"}
@@ -184,7 +185,7 @@ class BayesFit:
         else:
             X, per_term = self.design.new_data_matrices(newdata)
             offset = self.design.new_offset(newdata)
-            gammas, rng = [], np.random.default_rng(np.random.SeedSequence(self.seed if seed is None else seed).spawn(3)[2])
+            gammas, rng = [], generator(self.seed if seed is None else seed, PREDICT)
             new_codes = []
             for term, (codes, matrix) in zip(self.design.terms, per_term):
                 unseen = np.flatnonzero(codes < 0)
@@ -242,7 +243,7 @@ class BayesFit:
 
     def predictive_draws(self, seed=None) -> np.ndarray:
         """Simulated responses (S, n) at the fitted rows: posterior (or prior) predictive."""
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed if seed is None else seed).spawn(4)[3])
+        rng = generator(self.seed if seed is None else seed, PREDICTIVE)
         out = np.empty((self.n_chains * self.n_draws, self.design.n))
         sigma = self.sigma_draws
         for start, eta in self._eta_on_fitted_rows():

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .seeds import CHAIN, compiled_state
+
 CHUNK = 100  # iterations between progress updates
 
 
@@ -40,7 +42,6 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
     from .nuts import N_STATS, STEP, WARMUP_STEPS, run_iterations, warmup_schedule
 
     chains, D = inits.shape
-    streams = np.random.SeedSequence(seed).spawn(chains)
     schedule = warmup_schedule(tune)
     out_draws = np.empty((chains, draws, D))
     out_stats = np.empty((chains, draws, N_STATS))
@@ -59,7 +60,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
         scalars[STEP] = 0.1
         inv_dense = start_dense.copy() if dense else np.eye(0)
         chol_dense = np.linalg.cholesky(start_dense) if dense else np.eye(0)
-        rng = streams[c].generate_state(4, dtype=np.uint64)
+        rng = compiled_state(seed, CHAIN, c)
         welford = (np.zeros(D), np.zeros(D), np.zeros((dense_size, dense_size)))
         for start in range(0, total, CHUNK):
             stop = min(start + CHUNK, total)
