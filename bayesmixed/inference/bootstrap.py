@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
-from .fits import check_same_data, fit_label, nesting_problems, require_frequentist
+from .fits import fit_label, nesting_problems
 from .lrt import prepare_for_comparison
 from .parameters import embed_theta
 from .refit import RefitFailure, embed_fixef, response_model, start_of
@@ -191,8 +191,6 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
     """
     if int(n) != n or n < 1:
         raise BayesmixedError(f"bootstrap_lrt needs n >= 1 simulations; got {n!r}")
-    require_frequentist([m0, m1], "bootstrap_lrt")
-    check_same_data([m0, m1], "bootstrap_lrt")
     prepared, notes = prepare_for_comparison({"m0": m0, "m1": m1}, refit, "bootstrap_lrt")
     small, big = prepared["m0"], prepared["m1"]
     if small.npar >= big.npar:

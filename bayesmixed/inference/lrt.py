@@ -39,8 +39,13 @@ def labelled_fits(fits: tuple[Any, ...], named_fits: dict[str, Any]) -> dict[str
     return labelled
 
 
-def prepare_for_comparison(labelled: dict[str, Any], refit: bool, what: str) -> tuple[dict[str, Any], list[str]]:
-    """The fits to compare (ML refits of REML fits when refit) and the notes saying what was done."""
+def prepare_for_comparison(labelled: dict[str, Any], refit: bool, what: str,
+                           refit_option: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """The fits to compare (ML refits of REML fits when refit) and the notes saying what was done.
+
+    refit_option=False is for callers without a refit argument (aic_table, which compares REML fits
+    as they are): the messages then do not point to one.
+    """
     fits = list(labelled.values())
     require_frequentist(fits, what)
     if len(fits) < 2:
@@ -58,12 +63,15 @@ def prepare_for_comparison(labelled: dict[str, Any], refit: bool, what: str) -> 
         note = f"refitted with ML (instead of REML): {', '.join(reml_labels)}; {why}"
         return {label: ml_version(fit) for label, fit in labelled.items()}, [note]
     if len(reml_labels) < len(fits):
-        raise BayesmixedError(f"{what} cannot mix REML and ML fits; refit the REML fits by ML (refit=True)")
+        raise BayesmixedError(f"{what} cannot mix REML and ML fits; refit the REML fits by ML (refit=True)" if refit_option
+                              else f"{what} cannot mix REML and ML fits: their likelihoods are of different things")
     if not all(same_fixed_effects(fits[0], other) for other in fits[1:]):
-        raise BayesmixedError(f"{what} with refit=False refused: the fits differ in fixed effects. "
+        raise BayesmixedError((f"{what} with refit=False refused: the fits differ in fixed effects. " if refit_option
+                               else f"{what} refused: these REML fits differ in fixed effects. ")
                               + REML_FIXED_EFFECTS_EXPLANATION)
     note = ("REML likelihoods (refit=False): valid here because every fit has the same fixed effects, so the "
-            "test compares the variance components only")
+            "test compares the variance components only" if refit_option
+            else "REML fits with identical fixed effects: their AICs compare the variance components only")
     return dict(labelled), [note]
 
 
@@ -132,20 +140,9 @@ def aic_table(*fits: Any, **named_fits: Any) -> NotedFrame:
     REML fits with different fixed effects are refused (their REML likelihoods are of different data);
     REML fits with identical fixed effects are compared as they are.
     """
-    labelled = labelled_fits(fits, named_fits)
+    labelled, notes = prepare_for_comparison(labelled_fits(fits, named_fits), refit=False, what="aic_table",
+                                             refit_option=False)
     fit_list = list(labelled.values())
-    require_frequentist(fit_list, "aic_table")
-    if len(fit_list) < 2:
-        raise BayesmixedError(f"aic_table compares two or more fits; got {len(fit_list)}")
-    check_same_data(fit_list, "aic_table")
-    notes = []
-    if any(is_reml(fit) for fit in fit_list):
-        if not all(is_reml(fit) for fit in fit_list):
-            raise BayesmixedError("aic_table cannot mix REML and ML fits: their likelihoods are of different things")
-        if not all(same_fixed_effects(fit_list[0], other) for other in fit_list[1:]):
-            raise BayesmixedError("aic_table refused: these REML fits differ in fixed effects. "
-                                  + REML_FIXED_EFFECTS_EXPLANATION)
-        notes.append("REML fits with identical fixed effects: their AICs compare the variance components only")
     random_parts = {tuple(fit.design.theta_names) for fit in fit_list if hasattr(fit.design, "theta_names")}
     if len(random_parts) > 1:
         notes.append("the fits differ in random effects: a variance near 0 does not count as a whole parameter, so "
