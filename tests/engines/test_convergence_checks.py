@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesmixed.engines.glmm.vcov import GRADIENT_TOL, convergence_problems
+from bayesmixed.engines.checks import GRADIENT_TOL, scaled_gradient
+from bayesmixed.engines.glmm.vcov import convergence_problems
 from bayesmixed.engines.lmm.convergence import check_convergence
 
 HESSIAN = 100.0 * np.array([[1.0, 0.9], [0.9, 1.0]])
@@ -29,6 +30,10 @@ def test_the_example_separates_the_two_factors():
     lower = np.linalg.cholesky(HESSIAN)
     wrong = float(np.max(np.minimum(np.abs(np.linalg.solve(lower, GRADIENT)), np.abs(GRADIENT))))
     assert lme4_scaled_gradient() < GRADIENT_TOL < wrong
+
+
+def test_the_shared_scaled_gradient_is_lme4s():
+    assert scaled_gradient(GRADIENT, HESSIAN) == lme4_scaled_gradient()
 
 
 def test_lmm_check_uses_lme4s_upper_factor():

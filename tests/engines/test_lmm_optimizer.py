@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import bayesmixed as bm
-from bayesmixed.engines.lmm.convergence import check_convergence, singular_components
+from bayesmixed.engines.checks import singular_components
+from bayesmixed.engines.lmm.convergence import check_convergence
 from bayesmixed.engines.derivatives import central_gradient_hessian, richardson_hessian, richardson_jacobian
 from bayesmixed.engines.lmm.optimize import (
     INITIAL_STEP_FLOOR,

@@ -11,6 +11,7 @@ import numpy as np
 from ...design.types import Design
 from ...errors import BayesmixedError, warn_user
 from ...results.advice import convergence_message, singular_fit_message
+from ..checks import SINGULAR_TOL, singular_components
 from .checks import GlmmWarning, pirls_message, pirls_trouble_message, separation_messages
 from .deviance import DevianceFunction, check_nagq
 from .families import Family, make_family
@@ -20,8 +21,6 @@ from .result import GlmmFit
 from .system import factorize, theta_rows
 from .vcov import Derivatives, convergence_problems, derivatives_at
 
-# lme4's isSingular tolerance on the diagonal elements of Λ's blocks.
-SINGULAR_TOL = 1e-4
 # Dense blocks up to this size are factored thousands of times per fit; OpenBLAS's threads cost far
 # more than they save on them (10-100x slower when the cores are busy), so such fits run on one thread.
 SINGLE_THREAD_MAX = 1000
@@ -130,7 +129,7 @@ def _fit_problem(
                 "the Hessian of the deviance gives no positive-definite covariance for the fixed effects, so their "
                 "standard errors come from the PIRLS factor instead (glmer's use.hessian = FALSE); treat them with caution."
             )
-    singular = bool(np.any((design.theta_lower == 0) & (optimum.theta < SINGULAR_TOL)))
+    singular = singular_components(optimum.theta, design.theta_lower).size > 0
     if singular:
         messages.append(singular_fit_message(design.terms, design.lambda_blocks(optimum.theta), SINGULAR_TOL))
     if modes.failure is None:

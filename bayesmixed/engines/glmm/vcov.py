@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import GRADIENT_TOL, scaled_gradient
 from ..derivatives import central_gradient, central_gradient_hessian
 from .deviance import DevianceFunction, saturated_constant
 from .pirls import Modes, Problem
@@ -25,8 +26,6 @@ from .system import ThetaRows, factorize
 LME4_PIRLS_TOL = 1e-7
 LME4_MAX_ITERATIONS = 30
 LME4_MAX_HALVINGS = 10
-# lme4's check.conv.grad tolerance on the scaled gradient.
-GRADIENT_TOL = 2e-3
 
 
 @dataclass(eq=False)
@@ -84,7 +83,7 @@ def vcov_from_hessian(hessian: np.ndarray, n_theta: int) -> np.ndarray | None:
 
 
 def convergence_problems(params: np.ndarray, lower: np.ndarray, gradient: np.ndarray, hessian: np.ndarray) -> list[str]:
-    """lme4's checks at the optimum: the scaled gradient R⁻¹g (H = R'R) is small, and H is positive definite.
+    """lme4's checks at the optimum: the scaled gradient (engines/checks.py) is small, and H is positive definite.
 
     Parameters on their bound are left out, as the gradient need not vanish there.
     """
@@ -93,14 +92,11 @@ def convergence_problems(params: np.ndarray, lower: np.ndarray, gradient: np.nda
     free = params > lower
     h = hessian[np.ix_(free, free)]
     try:
-        chol = np.linalg.cholesky(h)
+        worst = scaled_gradient(gradient[free], h)
     except np.linalg.LinAlgError:
         smallest = np.linalg.eigvalsh(h).min()
         return [f"the Hessian of the deviance is not positive definite (smallest eigenvalue {smallest:.3g}): "
                 "the optimum is not well defined"]
-    # lme4's checkConv: max(pmin(|solve(chol(H), g)|, |g|)), R's chol being the upper factor L'
-    scaled = np.linalg.solve(chol.T, gradient[free])
-    worst = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient[free])), initial=0.0))
     if worst > GRADIENT_TOL:
         return [f"the scaled gradient at the end point is {worst:.3g} (tolerance {GRADIENT_TOL})"]
     return []

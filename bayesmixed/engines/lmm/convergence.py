@@ -2,7 +2,8 @@
 
 Checks run on the free parameters only: a θ held at its bound of 0 is a boundary (singular) fit,
 reported as such, and the criterion's slope there says nothing about convergence.  Derivatives are
-central differences of step 1e-4 (lme4's deriv12); the tolerances are lme4's defaults.
+central differences of step 1e-4 (lme4's deriv12); the tolerances are lme4's defaults, the scaled
+gradient and the singularity test are the ones the GLMM engine uses too (engines/checks.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import GRADIENT_TOL, scaled_gradient, singular_components
 from ..derivatives import central_gradient, central_gradient_hessian
 
-# lme4's defaults: check.conv.grad tol, check.conv.hess tol, isSingular tol.
-GRADIENT_TOL = 2e-3
+# lme4's check.conv.hess tolerance.
 HESSIAN_TOL = 1e-6
-SINGULAR_TOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,6 @@ def _limit_failure(reached_limit: bool) -> tuple[str, ...]:
     return ("the optimiser hit its evaluation limit before converging",) if reached_limit else ()
 
 
-def singular_components(theta: np.ndarray, lower: np.ndarray, tol: float = SINGULAR_TOL) -> np.ndarray:
-    """Indices of bounded θ (diagonals of Λ) within `tol` of zero: lme4's isSingular."""
-    return np.flatnonzero((lower == 0) & (theta < tol))
-
-
 def check_convergence(
     fun: Callable[[np.ndarray], float], theta: np.ndarray, value: float, lower: np.ndarray, reached_limit: bool,
     previous: ConvergenceReport | None = None,
@@ -80,10 +75,7 @@ def check_convergence(
         gradient, hessian = central_gradient_hessian(restricted, theta[free], value)
     eigenvalues = np.linalg.eigvalsh(hessian)
     try:
-        # lme4: solve(chol(H), g) with R's upper factor R = L' (H = R'R)
-        chol = np.linalg.cholesky(hessian)
-        scaled = np.linalg.solve(chol.T, gradient)
-        max_scaled = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient))))
+        max_scaled = scaled_gradient(gradient, hessian)
     except np.linalg.LinAlgError:
         max_scaled = float(np.max(np.abs(gradient)))
     if max_scaled > GRADIENT_TOL:

@@ -9,7 +9,8 @@ from ...errors import BayesmixedError
 from ...results.advice import convergence_message, identifiability_message, singular_fit_message
 from ...results.lmm import LmmFit
 from .conditional import conditional_modes
-from .convergence import SINGULAR_TOL, ConvergenceReport, check_convergence, singular_components
+from ..checks import SINGULAR_TOL, singular_components
+from .convergence import ConvergenceReport, check_convergence
 from .factor import factorize
 from .objective import ProfiledCriterion, residual_sd
 from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
