@@ -50,7 +50,6 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
     if centred_groups and route == MARGINAL:
         raise BayesmixedError("centred= applies to the full route, where γ is sampled; drop marginalize=True")
-    layout = make_layout(design, route, centred_groups)
     from .result import BayesFit
 
     if prior_only:  # γ from its prior, N(0, CC'), not from a conditional on the observed y
@@ -58,6 +57,8 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
         unconstrained = sample_prior(layout, prior_set, design, draws, chains, seed)
         return BayesFit(design, prior_set, layout, unconstrained, None, sampler="prior", seed=seed, max_depth=max_depth,
                         timings={"total": time.perf_counter() - started}, is_prior=True, warn=False)
+    layout = make_layout(design, route, centred_groups)
+    model = None  # the PyMC samplers do not use the packed model; BayesFit packs it if it needs it
     if sampler == "numba":
         from .samplers import run_numba_nuts
 
@@ -78,7 +79,7 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
                                                          progressbar=progressbar)
     timings["total"] = time.perf_counter() - started
     return BayesFit(design, prior_set, layout, unconstrained, stats, sampler=sampler, seed=seed, max_depth=max_depth,
-                    timings=timings, warn=warn)
+                    timings=timings, warn=warn, model=model)
 
 
 def resolve_priors(design, priors: dict | PriorSet | None) -> PriorSet:

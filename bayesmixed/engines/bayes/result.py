@@ -29,7 +29,7 @@ class BayesFit:
 
     def __init__(self, design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
                  stats: np.ndarray | None, *, sampler: str, seed, max_depth: int, timings: dict[str, float],
-                 is_prior: bool = False, warn: bool = True):
+                 is_prior: bool = False, warn: bool = True, model: tuple | None = None):
         self.design = design
         self.priors = priors
         self.layout = layout
@@ -40,6 +40,7 @@ class BayesFit:
         self.max_depth = max_depth
         self.timings = timings
         self.is_prior = is_prior
+        self._model = model  # layout.pack_model's tuple when the sampler built it
         self.draws = named_draws(layout, design, unconstrained)  # {name: (chains, draws)}
         self.parameters = parameter_table(self.draws) if not is_prior else _interval_table(self.draws)
         self.diagnosis: Diagnosis | None = None
@@ -89,10 +90,17 @@ class BayesFit:
         """Posterior median of the residual sd (1.0 for binomial and poisson, as lme4's sigma())."""
         return float(np.median(self.sigma_draws)) if self.sigma_draws is not None else 1.0
 
+    @property
+    def packed_model(self) -> tuple:
+        """The kernel's packed model (layout.pack_model): the sampler's own, or packed here on first use."""
+        if self._model is None:
+            self._model = pack_model(self.design, self.layout, self.priors)
+        return self._model
+
     @cached_property
     def ranef_samples(self) -> list[np.ndarray]:
         """Per term γ draws (S, levels, k), seeded from the fit's seed."""
-        model = pack_model(self.design, self.layout, self.priors) if self.layout.route == MARGINAL else None
+        model = self.packed_model if self.layout.route == MARGINAL else None
         return ranef_draws(self.layout, self.design, model, self.unconstrained, self.seed)
 
     @property
@@ -227,8 +235,7 @@ class BayesFit:
             G, K = self.layout.terms[0].n_levels, sum(t.k for t in self.layout.terms)
             loglik = np.empty((flat.shape[0], G))
             rng = np.zeros(4, dtype=np.uint64) + np.uint64(1)
-            model = pack_model(self.design, self.layout, self.priors)
-            marginal_ranef_draws(flat, model, rng, np.empty((flat.shape[0], G, K)), loglik)
+            marginal_ranef_draws(flat, self.packed_model, rng, np.empty((flat.shape[0], G, K)), loglik)
             return add_group_residual_sums(loglik, self.beta_draws, self.sigma_draws, self.design.X,
                                            self.design.y - self.design.offset, self.design.terms[0].codes, G)
         if kind != "observation":
