@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import nlopt
 import numpy as np
 from scipy import optimize
 
@@ -22,6 +21,7 @@ from ..engines.lmm.factor import factorize
 from ..engines.lmm.objective import ProfiledCriterion, unprofiled_deviance
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
 from ..engines.lmm.system import PlsSystem, build_system
+from ..engines.optimize import bobyqa_run
 from ..errors import BayesmixedError
 from .parameters import sdcor_bounds, sdcor_from_theta, theta_from_sdcor
 
@@ -53,30 +53,12 @@ class VarianceDeviance:
 
 def _bobyqa_bounded(fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                     scale: np.ndarray) -> tuple[np.ndarray, float]:
-    """min fun over the box [lower, upper] by BOBYQA on coordinates divided by `scale` (so steps compare)."""
-    best = {"value": np.inf, "x": np.clip(start, lower, upper)}
-
-    def scaled(z: np.ndarray, _gradient: np.ndarray) -> float:
-        x = z * scale
-        value = fun(x)
-        if value < best["value"]:
-            best["value"], best["x"] = value, x.copy()
-        return value
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
-    opt.set_lower_bounds(lower / scale)
-    opt.set_upper_bounds(upper / scale)
-    opt.set_xtol_abs(1e-10)
-    opt.set_ftol_abs(1e-10)
-    opt.set_xtol_rel(1e-8)
-    opt.set_maxeval(20_000)
-    opt.set_initial_step(0.05)
-    opt.set_min_objective(scaled)
-    try:
-        opt.optimize(best["x"] / scale)
-    except nlopt.RoundoffLimited:
-        pass  # best-so-far is the answer when the criterion is flat to machine precision
-    return best["x"], best["value"]
+    """min fun over the box [lower, upper] by BOBYQA on coordinates divided by `scale` (so steps compare);
+    the best point seen is the answer also when the criterion is flat to machine precision."""
+    run = bobyqa_run(lambda z: fun(z * scale), np.clip(start, lower, upper) / scale, lower / scale,
+                     upper=upper / scale, initial_step=0.05, xtol_abs=1e-10, ftol_abs=1e-10, xtol_rel=1e-8,
+                     max_evals=20_000)
+    return run.x * scale, run.value
 
 
 @dataclass

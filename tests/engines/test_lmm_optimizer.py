@@ -90,6 +90,20 @@ def test_parameters_within_boundary_tol_are_snapped_to_the_bound():
     assert optimum.theta[1] == pytest.approx(1.0, abs=1e-4)
 
 
+def test_snapping_to_the_bound_needs_a_strictly_lower_criterion_as_lme4s_check_boundary():
+    from bayesmixed.engines import optimize as shared
+    from bayesmixed.engines.glmm import optimize as glmm_optimize
+
+    def flat_near_zero(theta):
+        return float(max(theta[0], 5e-6) ** 2)
+
+    theta, value, evaluations = shared.snap_to_boundary(flat_near_zero, np.array([5e-6]), 2.5e-11, np.zeros(1))
+    assert theta[0] == 5e-6 and value == 2.5e-11 and evaluations == 1  # equal there: not moved (R: <, not <=)
+    theta, value, _ = shared.snap_to_boundary(lambda t: float(t[0]), np.array([5e-6]), 5e-6, np.zeros(1))
+    assert theta[0] == 0.0 and value == 0.0
+    assert glmm_optimize.snap_to_boundary is shared.snap_to_boundary  # one rule for both engines
+
+
 def test_relative_initial_step_scales_bobyqas_first_points_by_theta():
     """BOBYQA's first model is built from start ± step per coordinate: c·max(|θ_i|, floor) when asked."""
     points = []

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import nlopt
 import numpy as np
 from scipy.special import ndtri
 
+from ..optimize import bobyqa_run, snap_to_boundary
 from .deviance import DevianceFunction
 from .pirls import Modes, Problem, ProfileFailure
 
@@ -28,8 +28,6 @@ STAGE2_TOLERANCES = {"ftol_abs": 1e-9, "xtol_rel": 1e-7}
 MAX_EVALS = 20_000
 THETA_START_STEP = 0.2
 THETA_STEP = 0.1
-# lme4's check.boundary tolerance.
-BOUNDARY_TOL = 1e-5
 GLM_ITERATIONS = 50
 
 
@@ -73,29 +71,12 @@ def bobyqa(
     tolerances: dict[str, float],
 ) -> StageResult:
     """One BOBYQA run; returns the best point seen even when NLopt stops on round-off."""
-    best = {"value": np.inf, "params": np.array(start, dtype=float), "evals": 0}
-
-    def objective(params: np.ndarray, grad: np.ndarray) -> float:
-        value = fun(params)
-        best["evals"] += 1
-        if value < best["value"]:
-            best["value"], best["params"] = value, np.array(params, dtype=float)
-        return value
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
-    opt.set_lower_bounds(lower)
-    opt.set_initial_step(steps)
-    opt.set_ftol_abs(tolerances["ftol_abs"])
-    opt.set_xtol_rel(tolerances["xtol_rel"])
-    opt.set_maxeval(MAX_EVALS)
-    opt.set_min_objective(objective)
-    try:
-        opt.optimize(np.maximum(start, lower))
-        code = opt.last_optimize_result()
-        status = "maximum number of evaluations reached" if code == nlopt.MAXEVAL_REACHED else "converged"
-    except nlopt.RoundoffLimited:
+    run = bobyqa_run(fun, start, lower, max_evals=MAX_EVALS, initial_step=steps, **tolerances)
+    if run.code is None:
         status = "converged (stopped by round-off)"
-    return StageResult(best["params"], best["value"], best["evals"], status)
+    else:
+        status = "maximum number of evaluations reached" if run.reached_limit else "converged"
+    return StageResult(run.x, run.value, run.n_evals, status)
 
 
 @dataclass(frozen=True)
@@ -119,18 +100,6 @@ def _beta_scales(joint: Modes, p: int) -> np.ndarray:
     return np.sqrt(np.clip(np.diag(rest_inverse)[rest_inverse.shape[0] - p:], 1e-12, None))
 
 
-def snap_to_boundary(fun: Callable[[np.ndarray], float], params: np.ndarray, value: float, lower: np.ndarray) -> tuple[np.ndarray, float]:
-    """lme4's check.boundary: a parameter within BOUNDARY_TOL of its bound goes onto it if that does not
-    raise the deviance."""
-    for i in np.flatnonzero((params > lower) & (params - lower < BOUNDARY_TOL)):
-        candidate = params.copy()
-        candidate[i] = lower[i]
-        candidate_value = fun(candidate)
-        if candidate_value <= value:
-            params, value = candidate, candidate_value
-    return params, value
-
-
 def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Optimum:
     """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β), from θ = theta_start and the
     deviance function's β.
@@ -142,7 +111,7 @@ def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Op
     lower = design.theta_lower
     try:
         found = bobyqa(deviance.profiled, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
-        theta, _ = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
+        theta, _, _ = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
         modes, _ = deviance.profiled_modes(theta)
         if deviance.nagq == 1:
             return Optimum(theta, modes.beta, modes.laplace, found.n_evals + 1, found.status, "profiled")
@@ -161,5 +130,5 @@ def _stage2(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray, bet
     lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
     steps = np.concatenate([np.full(theta.size, THETA_STEP), beta_steps])
     found = bobyqa(deviance.stage2, start, lower, steps, STAGE2_TOLERANCES)
-    params, value = snap_to_boundary(deviance.stage2, found.params, found.value, lower)
+    params, value, _ = snap_to_boundary(deviance.stage2, found.params, found.value, lower)
     return Optimum(params[: design.n_theta], params[design.n_theta:], value, n_evals + found.n_evals, found.status, route)

@@ -22,9 +22,10 @@ import nlopt
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
-# lme4's restart_edge step and check.boundary tolerance.
+from ..optimize import bobyqa_run, snap_to_boundary
+
+# lme4's restart_edge step.
 EDGE_STEP = 1e-5
-BOUNDARY_TOL = 1e-5
 # Relative perturbation of the criterion in the reproducibility re-run: ~30x the difference between
 # lme4's values and this engine's.  An end point that then moves more than REPRODUCIBLE_TOL
 # (relative) was chosen by noise, not by the data.  Measured displacements: 1e-9 .. 6e-7 on the
@@ -74,53 +75,28 @@ class Optimum:
     polished: bool = False
 
 
-class _BestSoFar:
-    """Tracks the best point seen, so an NLopt round-off stop still returns it."""
-
-    def __init__(self, fun: Callable[[np.ndarray], float]):
-        self.fun = fun
-        self.theta: np.ndarray | None = None
-        self.value = np.inf
-        self.n_evals = 0
-
-    def __call__(self, theta: np.ndarray, grad: np.ndarray) -> float:
-        value = self.fun(theta)
-        self.n_evals += 1
-        if value < self.value:
-            self.value, self.theta = value, np.array(theta, dtype=float)
-        return value
-
-
 def bobyqa(
     fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, settings: OptimizerSettings
 ) -> tuple[np.ndarray, float, int, str, bool]:
     """One BOBYQA run from `start`: (θ, f(θ), evaluations, status, hit the evaluation limit)."""
-    tracker = _BestSoFar(fun)
-    opt = nlopt.opt(nlopt.LN_BOBYQA, start.size)
-    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
-    opt.set_xtol_abs(settings.xtol_abs)
-    opt.set_ftol_abs(settings.ftol_abs)
-    opt.set_xtol_rel(settings.xtol_rel)
-    opt.set_maxeval(settings.max_evals)
-    opt.set_min_objective(tracker)
     start = np.clip(start, lower, None)
+    initial_step = None
     if settings.relative_initial_step is not None:
-        opt.set_initial_step(settings.relative_initial_step * np.maximum(np.abs(start), INITIAL_STEP_FLOOR))
-    try:
-        opt.optimize(start)
-        code = opt.last_optimize_result()
-        status = NLOPT_CODES.get(code, f"NLopt code {code}")
-    except nlopt.RoundoffLimited:
+        initial_step = settings.relative_initial_step * np.maximum(np.abs(start), INITIAL_STEP_FLOOR)
+    run = bobyqa_run(fun, start, lower, max_evals=settings.max_evals, initial_step=initial_step,
+                     xtol_abs=settings.xtol_abs, ftol_abs=settings.ftol_abs, xtol_rel=settings.xtol_rel)
+    if run.code is None:
         status = "stopped by round-off (the criterion is flat to machine precision)"
-        code = None
-    return tracker.theta, tracker.value, tracker.n_evals, status, code == nlopt.MAXEVAL_REACHED
+    else:
+        status = NLOPT_CODES.get(run.code, f"NLopt code {run.code}")
+    return run.x, run.value, run.n_evals, status, run.reached_limit
 
 
 def minimize_criterion(
     fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, settings: OptimizerSettings
 ) -> Optimum:
     """lme4's optimizeLmer: BOBYQA, a restart if a parameter on its bound wants to move inward,
-    then parameters within 1e-5 of their bound set onto it when that does not raise the criterion."""
+    then parameters within 1e-5 of their bound set onto it when that lowers the criterion."""
     start = np.asarray(start, dtype=float)
     theta, value, n_evals, status, at_limit = bobyqa(fun, start, lower, settings)
     restarted = False
@@ -136,23 +112,8 @@ def minimize_criterion(
             restarted = True
             theta, value, more, status, at_limit = bobyqa(fun, theta, lower, settings)
             n_evals += more
-    theta, value, more = _snap_to_boundary(fun, theta, value, lower)
+    theta, value, more = snap_to_boundary(fun, theta, value, lower)
     return Optimum(theta, value, n_evals + more, status, at_limit, restarted)
-
-
-def _snap_to_boundary(
-    fun: Callable[[np.ndarray], float], theta: np.ndarray, value: float, lower: np.ndarray
-) -> tuple[np.ndarray, float, int]:
-    """lme4's check.boundary: try each θ within BOUNDARY_TOL above its bound exactly on the bound."""
-    gap = theta - lower
-    near = np.flatnonzero((gap > 0) & (gap < BOUNDARY_TOL))
-    for i in near:
-        candidate = theta.copy()
-        candidate[i] = lower[i]
-        candidate_value = fun(candidate)
-        if candidate_value < value:
-            theta, value = candidate, candidate_value
-    return theta, value, near.size
 
 
 def path_is_reproducible(
