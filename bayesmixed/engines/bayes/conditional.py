@@ -9,80 +9,117 @@ import math
 
 import numpy as np
 
-from .kernels import LOG_2PI, assemble_factors, cholesky_product, compiled, lower_inverse
+from .kernels import LOG_2PI, assemble_factors, cholesky_inplace, compiled, lower_inverse
 from .nuts import random_normal
 
 
 @compiled
-def marginal_ranef_draws(draws, model, rng, gamma, group_loglik):
-    """Fill gamma (S, G, K) with conditional draws of γ and group_loglik (S, G) with log p(y_i | β, σ, C)
-    less its −r_i'r_i/(2σ²) term (group totals of r'r are not among the statistics: add_group_residual_sums)."""
-    ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, XtX, vec = model
+def group_residual_cross(Zty_i, ZtX_i, beta, b):
+    """b = Z_i'r_i = Z_i'y_i − Z_i'X_i β for one group."""
+    for a in range(b.shape[0]):
+        s = Zty_i[a]
+        for j in range(beta.shape[0]):
+            s -= ZtX_i[a, j] * beta[j]
+        b[a] = s
+
+
+@compiled
+def group_system(A, b, C, v, AC, M, Linv, u, z, w):
+    """One group's M = σ²I + C'AC (AC = A C, A = Z_i'Z_i, C lower triangular), u = C'b, Linv = chol(M)⁻¹,
+    z = Linv u (so u'M⁻¹u = z'z) and w = M⁻¹u = Linv'z; returns |M|, or −1 (the rest unset) if M is not
+    positive definite. kernels.marginal_logp_grad computes the same inline (a call per group measured slower)."""
+    K = b.shape[0]
+    for a in range(K):
+        for c in range(K):
+            s = 0.0
+            for m in range(c, K):
+                s += A[a, m] * C[m, c]
+            AC[a, c] = s
+    for a in range(K):
+        for c in range(a + 1):
+            s = 0.0
+            for m in range(a, K):
+                s += C[m, a] * AC[m, c]
+            M[a, c] = s
+            M[c, a] = s
+        M[a, a] += v
+    for a in range(K):
+        s = 0.0
+        for m in range(a, K):
+            s += C[m, a] * b[m]
+        u[a] = s
+    det = cholesky_inplace(M, K)
+    if det < 0.0:
+        return det
+    lower_inverse(M, Linv, K)
+    for a in range(K):
+        s = 0.0
+        for m in range(a + 1):
+            s += Linv[a, m] * u[m]
+        z[a] = s
+    for a in range(K):
+        s = 0.0
+        for m in range(a, K):
+            s += Linv[m, a] * z[m]
+        w[a] = s
+    return det
+
+
+@compiled
+def marginal_ranef_draws(draws, model, rng, gamma):
+    """Fill gamma (S, G, K) with one draw of γ_i per draw of (β, σ, C) and group i (NaN where M_i is singular)."""
+    ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, _ = model
     p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
-    C = np.zeros((K, K))
-    L = np.zeros((K, K))
-    sd = np.zeros(K)
-    M = np.empty((K, K))
-    Linv = np.zeros((K, K))
-    b = np.empty(K)
-    u = np.empty(K)
-    w = np.empty(K)
-    z = np.empty(K)
+    C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
+    AC, M, Linv = np.empty((K, K)), np.empty((K, K)), np.zeros((K, K))
+    b, u, z, w, e = np.empty(K), np.empty(K), np.empty(K), np.empty(K), np.empty(K)
     for s in range(draws.shape[0]):
         x = draws[s]
         assemble_factors(x, ints, priors, C, L, sd)
         sigma = math.exp(x[sigma_index])
-        v = sigma * sigma
         for i in range(G):
-            n_i = vec[p + 2 + i]
-            for a in range(K):
-                acc = Zty[i, a]
-                for j in range(p):
-                    acc -= ZtX[i, a, j] * x[j]
-                b[a] = acc
-            for a in range(K):
-                acc = 0.0
-                for m in range(a, K):
-                    acc += C[m, a] * b[m]
-                u[a] = acc
-            for a in range(K):  # M = σ²I + C'AC
-                for c in range(a + 1):
-                    acc = 0.0
-                    for m in range(a, K):
-                        for l in range(c, K):
-                            acc += C[m, a] * ZtZ[i, m, l] * C[l, c]
-                    M[a, c] = acc
-                    M[c, a] = acc
-                M[a, a] += v
-            det_M = cholesky_product(M, K)
-            lower_inverse(M, Linv, K)
-            for a in range(K):  # w = M⁻¹u = Linv'(Linv u)
-                acc = 0.0
-                for m in range(a + 1):
-                    acc += Linv[a, m] * u[m]
-                z[a] = acc
-            quad = 0.0
-            for a in range(K):
-                quad += z[a] * z[a]
-            for a in range(K):
-                acc = 0.0
-                for m in range(a, K):
-                    acc += Linv[m, a] * z[m]
-                w[a] = acc
+            group_residual_cross(Zty[i], ZtX[i], x[:p], b)
+            if group_system(ZtZ[i], b, C, sigma * sigma, AC, M, Linv, u, z, w) < 0.0:
+                gamma[s, i, :] = np.nan
+                continue
             for a in range(K):  # u = w + σ Linv' e, e ~ N(0, I): covariance σ² M⁻¹
-                z[a] = random_normal(rng)
+                e[a] = random_normal(rng)
             for a in range(K):
                 acc = 0.0
                 for m in range(a, K):
-                    acc += Linv[m, a] * z[m]
+                    acc += Linv[m, a] * e[m]
                 u[a] = w[a] + sigma * acc
-            for a in range(K):
+            for a in range(K):  # γ_i = C u
                 acc = 0.0
                 for m in range(a + 1):
                     acc += C[a, m] * u[m]
                 gamma[s, i, a] = acc
+
+
+@compiled
+def marginal_group_loglik(draws, model, group_loglik):
+    """Fill group_loglik (S, G) with log p(y_i | β, σ, C) less its −r_i'r_i/(2σ²) term (group totals of r'r
+    are not among the statistics: add_group_residual_sums adds them)."""
+    ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, vec = model
+    p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
+    C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
+    AC, M, Linv = np.empty((K, K)), np.empty((K, K)), np.zeros((K, K))
+    b, u, z, w = np.empty(K), np.empty(K), np.empty(K), np.empty(K)
+    for s in range(draws.shape[0]):
+        x = draws[s]
+        assemble_factors(x, ints, priors, C, L, sd)
+        v = math.exp(2.0 * x[sigma_index])
+        for i in range(G):
+            group_residual_cross(Zty[i], ZtX[i], x[:p], b)
+            det_M = group_system(ZtZ[i], b, C, v, AC, M, Linv, u, z, w)
+            if det_M <= 0.0:
+                group_loglik[s, i] = -np.inf
+                continue
+            quad = 0.0  # u'M⁻¹u
+            for a in range(K):
+                quad += z[a] * z[a]
+            n_i = vec[p + 2 + i]
             group_loglik[s, i] = -0.5 * (n_i * LOG_2PI + (n_i - K) * math.log(v) + math.log(det_M) - quad / v)
-    return gamma
 
 
 def add_group_residual_sums(group_loglik: np.ndarray, beta: np.ndarray, sigma: np.ndarray, X: np.ndarray,

@@ -132,37 +132,15 @@ def fixed_and_sigma_priors(x, grad, ints, priors):
 
 @compiled
 def cholesky_inplace(M, K):
-    """Lower Cholesky factor of the K x K block of M, in place; returns log|M| (−inf if not positive definite)."""
-    logdet = 0.0
-    for j in range(K):
-        s = M[j, j]
-        for m in range(j):
-            s -= M[j, m] * M[j, m]
-        if s <= 0.0:
-            return -np.inf
-        d = math.sqrt(s)
-        M[j, j] = d
-        logdet += 2.0 * math.log(d)
-        for i in range(j + 1, K):
-            s = M[i, j]
-            for m in range(j):
-                s -= M[i, m] * M[j, m]
-            M[i, j] = s / d
-        for i in range(j):
-            M[i, j] = 0.0
-    return logdet
-
-
-@compiled
-def cholesky_product(M, K):
-    """Lower Cholesky factor of M's K x K block in place; returns |M| (0 if not positive definite)."""
+    """Lower Cholesky factor of M's K x K block in place (upper triangle zeroed); returns |M|, the product of
+    the squared pivots (one log per caller, not one per column), or −1 if M is not positive definite."""
     det = 1.0
     for j in range(K):
         s = M[j, j]
         for m in range(j):
             s -= M[j, m] * M[j, m]
         if s <= 0.0:
-            return 0.0
+            return -1.0
         det *= s
         d = math.sqrt(s)
         M[j, j] = d
@@ -171,6 +149,8 @@ def cholesky_product(M, K):
             for m in range(j):
                 s -= M[i, m] * M[j, m]
             M[i, j] = s / d
+        for i in range(j):
+            M[i, j] = 0.0
     return det
 
 
@@ -271,6 +251,8 @@ def marginal_logp_grad(x, grad, model):
             for j in range(p):
                 ZtX_Cw[j] += ZtX[i, 0, j] * Cw0 + ZtX[i, 1, j] * Cw1
             continue
+        # conditional.group_system computes the same AC, M, u, chol(M) and w; written out here, where a call per
+        # group measured 5-10% slower
         for a in range(K):  # AC = A C (C lower triangular)
             for c in range(K):
                 s = 0.0
@@ -290,7 +272,7 @@ def marginal_logp_grad(x, grad, model):
             for m in range(a, K):
                 s += C[m, a] * b[m]
             u[a] = s
-        det_M = cholesky_product(M, K)  # |M| = Π diag(chol)², one log per group below
+        det_M = cholesky_inplace(M, K)  # |M|, one log per group below
         if det_M <= 0.0:
             return -np.inf
         sum_logdet += math.log(det_M)

@@ -328,7 +328,7 @@ def update_metric(scalars, mean, m2, m2_dense, inv_diag, inv_dense, chol_dense, 
             for j in range(D):
                 inv_dense[i, j] = shrink * m2_dense[i, j] / (n - 1.0) + (ridge if i == j else 0.0)
         chol_dense[:, :] = inv_dense
-        if cholesky_inplace(chol_dense, D) == -np.inf:  # fall back to the diagonal
+        if cholesky_inplace(chol_dense, D) < 0.0:  # not positive definite: fall back to the diagonal
             inv_dense[:, :] = 0.0
             chol_dense[:, :] = 0.0
             for i in range(D):

@@ -55,8 +55,7 @@ def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrai
 
         G, K = layout.terms[0].n_levels, sum(t.k for t in layout.terms)
         gamma = np.empty((flat.shape[0], G, K))
-        rng = compiled_state(seed, RANEF)
-        marginal_ranef_draws(np.ascontiguousarray(flat), model, rng, gamma, np.empty((flat.shape[0], G)))
+        marginal_ranef_draws(np.ascontiguousarray(flat), model, compiled_state(seed, RANEF), gamma)
         return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
     factors = covariance_factors(layout, flat)
     c = constrain_draws(layout, flat)

@@ -229,13 +229,12 @@ class BayesFit:
         if kind == "group":
             if self.layout.route != MARGINAL:
                 raise DataError("group-level marginal log-likelihoods exist on the marginal route only; use kind='observation'")
-            from .conditional import add_group_residual_sums, marginal_ranef_draws
+            from .conditional import add_group_residual_sums, marginal_group_loglik
 
             flat = np.ascontiguousarray(self.unconstrained.reshape(-1, self.unconstrained.shape[-1]))
-            G, K = self.layout.terms[0].n_levels, sum(t.k for t in self.layout.terms)
+            G = self.layout.terms[0].n_levels
             loglik = np.empty((flat.shape[0], G))
-            rng = np.zeros(4, dtype=np.uint64) + np.uint64(1)
-            marginal_ranef_draws(flat, self.packed_model, rng, np.empty((flat.shape[0], G, K)), loglik)
+            marginal_group_loglik(flat, self.packed_model, loglik)
             return add_group_residual_sums(loglik, self.beta_draws, self.sigma_draws, self.design.X,
                                            self.design.y - self.design.offset, self.design.terms[0].codes, G)
         if kind != "observation":
