@@ -43,8 +43,12 @@ def correlation_matrices(chol: np.ndarray) -> np.ndarray:
 def covariance_factors(layout: ParameterLayout, unconstrained: np.ndarray) -> list[np.ndarray]:
     """Per term C_t = diag(sd) L, (S, k, k), with γ_j = C_t u_j."""
     flat = unconstrained.reshape(-1, unconstrained.shape[-1])
-    c = constrain_draws(layout, flat)
-    return [c[f"sd{i}"][:, :, None] * c[f"chol{i}"] for i in range(len(layout.terms))]
+    return factors_of(constrain_draws(layout, flat), len(layout.terms))
+
+
+def factors_of(constrained: dict[str, np.ndarray], n_terms: int) -> list[np.ndarray]:
+    """covariance_factors from constrain_draws's output on flat (S, size) draws."""
+    return [constrained[f"sd{i}"][:, :, None] * constrained[f"chol{i}"] for i in range(n_terms)]
 
 
 def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrained: np.ndarray, seed) -> list[np.ndarray]:
@@ -57,10 +61,9 @@ def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrai
         gamma = np.empty((flat.shape[0], G, K))
         marginal_ranef_draws(np.ascontiguousarray(flat), model, compiled_state(seed, RANEF), gamma)
         return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
-    factors = covariance_factors(layout, flat)
     c = constrain_draws(layout, flat)
     return [c[f"u{i}"] if t.centred else np.einsum("sak,slk->sla", C, c[f"u{i}"])
-            for i, (t, C) in enumerate(zip(layout.terms, factors))]
+            for i, (t, C) in enumerate(zip(layout.terms, factors_of(c, len(layout.terms))))]
 
 
 def eta_chunks(beta: np.ndarray, gammas: list[np.ndarray], X: np.ndarray, offset: np.ndarray,
