@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engines.threads import engine_threads
 from ..errors import BayesmixedError
 from .bootstrap import run_replicates
 from .fits import is_reml, ml_version, require_frequentist
@@ -86,7 +87,8 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
         _linear_model(fit, "profile")
         if is_reml(fit):
             notes.append("profile intervals use the ML deviance, as lme4's do: the REML fit was refitted by ML")
-        bounds = _profile(ml_version(fit), rows, n_variance, z)
+        with engine_threads():  # the LMM engine's rule: its factorizations on one BLAS thread
+            bounds = _profile(ml_version(fit), rows, n_variance, z)
         if np.isnan(bounds).any():
             notes.append("NaN: the profile stayed below the cut-off however far it went (a flat likelihood, e.g. "
                          "a variance with very few groups); that side of the interval is unbounded in practice")

@@ -80,9 +80,9 @@ class LmmFit(MixedFit):
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
         from ..engines.lmm.conditional import conditional_covariances
-        from ..engines.lmm.threads import dense_block_threads
+        from ..engines.threads import engine_threads
 
-        with dense_block_threads(self.factor.system):
+        with engine_threads():
             return conditional_covariances(self.factor, self.design, self.sigma)
 
     @property
@@ -101,9 +101,9 @@ class LmmFit(MixedFit):
     def satterthwaite(self) -> "Satterthwaite":
         """lmerTest's ingredients for Satterthwaite df: vcov of (θ, σ) and ∂vcov(β)/∂(θ, σ)."""
         from ..engines.lmm.satterthwaite import satterthwaite
-        from ..engines.lmm.threads import dense_block_threads
+        from ..engines.threads import engine_threads
 
-        with dense_block_threads(self.factor.system):
+        with engine_threads():
             return satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
 
     @property

@@ -6,8 +6,6 @@ other term (Λ_W with off-diagonal blocks); the sparse Schur map and the dense r
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -128,14 +126,18 @@ def test_schur_map_built_in_chunks_equals_one_piece(name, monkeypatch):
     assert abs(whole - chunked).max() == 0.0 and whole.nnz == chunked.nnz
 
 
-def test_large_dense_blocks_are_factored_with_one_blas_thread(monkeypatch):
+def test_the_engines_factor_with_one_blas_thread_whatever_the_block_size():
     from threadpoolctl import threadpool_info
 
-    from bayesmixed.engines.lmm import threads
+    from bayesmixed.engines import threads
+    from bayesmixed.engines.glmm import fit as glmm_fit
+    from bayesmixed.engines.lmm import fit as lmm_fit
 
-    system = build_system(layout_design("crossed scalar terms"))
-    monkeypatch.setattr(threads, "THREADED_BLOCK", 0)
-    with threads.dense_block_threads(system):
-        assert all(info["num_threads"] == 1 for info in threadpool_info() if info["user_api"] == "blas")
-    monkeypatch.setattr(threads, "THREADED_BLOCK", 10**6)
-    assert isinstance(threads.dense_block_threads(system), contextlib.nullcontext)
+    def blas_threads() -> list[int]:
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
+    with threads.engine_threads():
+        assert blas_threads() and all(n == 1 for n in blas_threads())
+    assert blas_threads() == before  # restored on exit
+    assert lmm_fit.engine_threads is glmm_fit.engine_threads is threads.engine_threads  # one rule

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -12,6 +10,7 @@ from ...design.types import Design
 from ...errors import BayesmixedError, warn_user
 from ...results.advice import convergence_message, singular_fit_message
 from ..checks import SINGULAR_TOL, singular_components
+from ..threads import engine_threads
 from .checks import GlmmWarning, pirls_message, pirls_trouble_message, separation_messages
 from .deviance import DevianceFunction, check_nagq
 from .families import Family, make_family
@@ -20,24 +19,6 @@ from .pirls import make_problem
 from .result import GlmmFit
 from .system import factorize, theta_rows
 from .vcov import Derivatives, convergence_problems, derivatives_at
-
-# Dense blocks up to this size are factored thousands of times per fit; OpenBLAS's threads cost far
-# more than they save on them (10-100x slower when the cores are busy), so such fits run on one thread.
-SINGLE_THREAD_MAX = 1000
-
-
-@contextmanager
-def blas_threads_for(design: Design) -> Iterator[None]:
-    """One BLAS thread while fitting a design whose dense block (other terms' effects + β) is small."""
-    dense = design.q - design.terms[0].size + design.p
-    if dense > SINGLE_THREAD_MAX:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
-        yield
-
 
 def fit_glmm(
     design: Design,
@@ -90,7 +71,7 @@ def fit_problem(
     warn: bool,
 ) -> GlmmFit:
     """Fit `design` with response `y` (None: the design's own); `warm_u` starts PIRLS (refits)."""
-    with blas_threads_for(design):
+    with engine_threads():
         return _fit_problem(design, family, y, nagq, start, check_derivatives, warm_u, warn)
 
 
@@ -155,7 +136,7 @@ def _fit_problem(
 def derivatives_for(fit: GlmmFit) -> Derivatives:
     """glmer's Hessian and vcov for a fit made without them (refits)."""
     deviance = DevianceFunction(fit.problem, fit.nagq, fit.u, fit.beta)
-    with blas_threads_for(fit.design):
+    with engine_threads():
         return derivatives_at(deviance, fit.theta, fit.beta)
 
 

@@ -10,12 +10,12 @@ from ...results.advice import convergence_message, identifiability_message, sing
 from ...results.lmm import LmmFit
 from .conditional import conditional_modes
 from ..checks import SINGULAR_TOL, singular_components
+from ..threads import engine_threads
 from .convergence import ConvergenceReport, check_convergence
 from .factor import factorize
 from .objective import ProfiledCriterion, residual_sd
 from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
 from .system import PlsSystem, build_system
-from .threads import dense_block_threads
 
 # Dense blocks at least this large make a second BOBYQA run (the reproducibility check) cost as much
 # as the fit, and their long sums are where rounding noise steers lme4's path: polish directly.
@@ -47,7 +47,7 @@ def fit_lmm(
         raise BayesmixedError(f"start must hold {design.n_theta} values of θ ({', '.join(design.theta_names)})")
     system = build_system(design)
     criterion = ProfiledCriterion(system, reml)
-    with dense_block_threads(system):
+    with engine_threads():
         optimum, report = _optimize(system, criterion, theta0, design.theta_lower,
                                     settings or OptimizerSettings(), check_derivatives)
         theta = optimum.theta
