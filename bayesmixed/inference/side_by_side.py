@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.types import Design
+from ..engines.bayes.prior import correlation_name, sd_name
 from ..errors import BayesmixedError
 from .confint import bootstrap_parameters, confint
 from .fits import is_bayesian, is_reml
@@ -85,9 +86,9 @@ def _bayes_draw_names(design: Design) -> list[str]:
     for term in design.terms:
         for r, c in zip(*term.theta_pattern()):
             if r == c:
-                names.append(f"sd({term.group}:{term.columns[r]})")
+                names.append(sd_name(term.group, term.columns[r]))
             else:
-                names.append(f"cor({term.group}:{term.columns[c]},{term.columns[r]})")
+                names.append(correlation_name(term.group, term.columns[c], term.columns[r]))
     return names + ["sigma"]
 
 

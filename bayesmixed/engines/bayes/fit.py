@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import BayesmixedError
 from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
-from .prior import PriorSet, default_priors
+from .prior import PriorSet, cor_name, default_priors, sd_name
 from .seeds import PRIOR, START, generator
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def initial_point(design, layout: ParameterLayout, priors: PriorSet) -> np.ndarr
         x0[layout.sigma_index] = np.log(max(float(np.std(target - design.X @ beta)), 1e-8))
     for t in layout.terms:
         for c, column in enumerate(t.columns):
-            prior = priors[f"sd({t.group}:{column})"]
+            prior = priors[sd_name(t.group, column)]
             scale = prior.param("sigma") if "sigma" in dict(prior.params) else 1.0 / prior.param("lam")
             x0[t.sd_index + c] = np.log(scale / 5.0)
     return x0
@@ -184,9 +184,9 @@ def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, 
         out[..., layout.sigma_index] = np.log(sample_one(priors["sigma"], rng, shape))
     for t in layout.terms:
         for c, column in enumerate(t.columns):
-            out[..., t.sd_index + c] = np.log(sample_one(priors[f"sd({t.group}:{column})"], rng, shape))
+            out[..., t.sd_index + c] = np.log(sample_one(priors[sd_name(t.group, column)], rng, shape))
         if t.correlated:
-            eta = priors[f"cor({t.group})"].param("eta")
+            eta = priors[cor_name(t.group)].param("eta")
             position = t.corr_index
             for i in range(1, t.k):
                 for j in range(i):  # partial correlation of (i, j) given 0..j−1: 2 Beta(α_j, α_j) − 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layout import MARGINAL
+from .prior import sd_name
 from .result import BayesFit
 
 STAT_NAMES = ("tree_depth", "n_steps", "diverging", "energy", "step_size", "acceptance_rate", "lp")
@@ -24,7 +25,7 @@ def posterior_dict(fit: BayesFit) -> tuple[dict, dict, dict]:
     for label, term, t, gamma in zip(group_labels(d.terms), d.terms, fit.layout.terms, fit.ranef_samples):
         column_dim, level_dim = f"{label}_column", f"{label}_level"
         coords[column_dim], coords[level_dim] = list(term.columns), list(term.levels)
-        variables[f"sd_{label}"] = np.stack([fit.draws[f"sd({t.group}:{c})"] for c in t.columns], axis=-1)
+        variables[f"sd_{label}"] = np.stack([fit.draws[sd_name(t.group, c)] for c in t.columns], axis=-1)
         dims[f"sd_{label}"] = [column_dim]
         if t.correlated:
             from .posterior import correlation_matrices

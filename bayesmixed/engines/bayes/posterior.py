@@ -8,14 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .layout import MARGINAL, ParameterLayout, constrain_draws
-from .prior import sd_name
+from .prior import correlation_name, sd_name
 from .seeds import RANEF, compiled_state
 
 CHUNK = 256  # draws per block when an (S, n) array would be large
-
-
-def correlation_name(group: str, first: str, second: str) -> str:
-    return f"cor({group}:{first},{second})"
 
 
 def named_draws(layout: ParameterLayout, design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:

@@ -220,11 +220,18 @@ def _unknown_name_message(name: str, known: list[str]) -> str:
 
 
 def sd_name(group: str, column: str) -> str:
+    """A random-effect sd's name in the priors, the draws and the summary, e.g. sd(Subject:Days)."""
     return f"sd({group}:{column})"
 
 
 def cor_name(group: str) -> str:
+    """The prior key of a term's whole correlation matrix (its LKJ prior)."""
     return f"cor({group})"
+
+
+def correlation_name(group: str, first: str, second: str) -> str:
+    """One correlation's name in the draws and the summary, e.g. cor(Subject:(Intercept),Days)."""
+    return f"cor({group}:{first},{second})"
 
 
 def default_priors(design) -> PriorSet:

@@ -12,7 +12,7 @@ from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
 from .layout import MARGINAL, ParameterLayout, pack_model
 from .posterior import (correlation_matrices, draw_response, eta_chunks, inverse_link, named_draws, new_level_effects,
                         pointwise_loglik, ranef_draws)
-from .prior import PriorSet
+from .prior import PriorSet, sd_name
 from .seeds import PREDICT, PREDICTIVE, generator
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
@@ -124,7 +124,7 @@ class BayesFit:
 
         covariances = []
         for t in self.layout.terms:
-            sd = np.array([np.median(self.draws[f"sd({t.group}:{c})"]) for c in t.columns])
+            sd = np.array([np.median(self.draws[sd_name(t.group, c)]) for c in t.columns])
             R = np.eye(t.k)
             if t.correlated:
                 R = np.median(correlation_matrices(self._chol_draws(t)), axis=0)
@@ -146,7 +146,7 @@ class BayesFit:
         variances = {}
         for t in self.layout.terms:
             if "(Intercept)" in t.columns:
-                variances[t.group] = self._flat(f"sd({t.group}:(Intercept))") ** 2
+                variances[t.group] = self._flat(sd_name(t.group, "(Intercept)")) ** 2
         if self.design.family == "gaussian":
             residual = self.sigma_draws ** 2
         elif self.design.family == "binomial":
