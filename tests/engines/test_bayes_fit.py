@@ -13,6 +13,7 @@ import bayesmixed as bm
 from bayesmixed.design import build_design
 from bayesmixed.engines.bayes import fit_bayes
 from bayesmixed.engines.bayes.diagnostics import SamplingWarning
+from bayesmixed.results.prediction import NewLevelError
 
 # lme4 1.1-31 REML fit of Reaction ~ Days + (Days | Subject) (tests/reference/lme4_reference.json, sleep_corr_reml)
 REML_FIXEF = {"(Intercept)": 251.405104848485, "Days": 10.467285959596}
@@ -65,8 +66,9 @@ def test_predict_new_levels_reproducible(sleep_fit):
     again = sleep_fit.predict(new, seed=3)
     pd.testing.assert_frame_equal(first, again)
     assert first.loc[2, "sd"] > 2 * first.loc[1, "sd"]  # a new subject carries the population spread
-    with pytest.raises(bm.DataError, match="not seen in the fit"):
+    with pytest.raises(bm.DataError, match="not seen in the fit") as raised:
         sleep_fit.predict(new, allow_new_levels=False)
+    assert isinstance(raised.value, NewLevelError)  # the frequentist fits' exception
     in_sample = sleep_fit.predict()
     np.testing.assert_allclose(in_sample["mean"], sleep_fit.fitted)
 

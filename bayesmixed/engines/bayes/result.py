@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
+from ...results.prediction import NewLevelError
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
 from .layout import MARGINAL, ParameterLayout, pack_model
 from .posterior import (correlation_matrices, draw_response, eta_chunks, inverse_link, named_draws, new_level_effects,
@@ -198,10 +199,12 @@ class BayesFit:
             for term, (codes, matrix) in zip(self.design.terms, per_term):
                 unseen = np.flatnonzero(codes < 0)
                 labels = group_labels(newdata.iloc[unseen], term.group_factors) if unseen.size else np.array([], dtype=object)
-                if unseen.size and not allow_new_levels:
-                    shown = ", ".join(repr(x) for x in list(dict.fromkeys(labels))[:5])
-                    raise DataError(f"newdata has level(s) {shown} of grouping factor {term.group!r} not seen in the fit; "
-                                    "pass allow_new_levels=True to draw their effects from the population distribution")
+                if unseen.size and not allow_new_levels:  # the frequentist fits' error, with this fit's remedy
+                    distinct = list(dict.fromkeys(str(label) for label in labels))
+                    shown = ", ".join(repr(label) for label in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+                    raise NewLevelError(f"newdata has level{'s' if len(distinct) > 1 else ''} {shown} of grouping factor "
+                                        f"{term.group!r} not seen in the fit; pass allow_new_levels=True to draw their "
+                                        "effects from the population distribution")
                 distinct, index = np.unique(labels.astype(str), return_inverse=True) if unseen.size else (np.array([]), np.array([], dtype=int))
                 codes = codes.copy()
                 codes[unseen] = term.n_levels + index
