@@ -1,7 +1,7 @@
 """Residual and random-effect diagnostics (the lecture's section 3), each returning a matplotlib Figure.
 
-They work on any fit with the shared surface: `fitted()`, `residuals()`, `ranef`, `ranef_sd`, `design`,
-and on Bayesian fits, whose fitted values are posterior means of E(y | ...) from `predict(re=...)`.
+They work on any fit with the shared surface: `fitted(re=)`, `residuals(kind=, re=)`, `ranef`, `ranef_sd`,
+`design`; a Bayesian fit's fitted values and random effects are posterior means.
 """
 
 from __future__ import annotations
@@ -18,37 +18,6 @@ from ._figure import new_axes, subplots_grid
 RESIDUAL_LABELS = {"response": "residual", "pearson": "Pearson residual", "deviance": "deviance residual"}
 
 
-def _fitted(fit: Any, re: bool) -> np.ndarray:
-    """Conditional (re=True: given the random effects) or marginal fitted means on the response scale."""
-    if callable(getattr(fit, "fitted", None)):
-        return np.asarray(fit.fitted(re=re), dtype=float)
-    return np.asarray(fit.predict(re=re)["mean"], dtype=float)  # Bayesian: posterior mean of E(y | ...)
-
-
-def _residuals(fit: Any, kind: str, re: bool) -> np.ndarray:
-    """Raw (y − fitted, "response") or Pearson residuals, conditional or marginal."""
-    if callable(getattr(fit, "residuals", None)):
-        return np.asarray(fit.residuals(kind=kind, re=re), dtype=float)
-    return _bayesian_residuals(fit, kind, re)
-
-
-def _bayesian_residuals(fit: Any, kind: str, re: bool) -> np.ndarray:
-    """y − E(y | ...) at the posterior mean; Pearson divides by the sd of y there (σ, √(p(1−p)/n), √μ)."""
-    design = fit.design
-    fitted = _fitted(fit, re)
-    observed = design.y / design.trials if design.family == "binomial" else design.y
-    raw = observed - fitted
-    if kind == "response":
-        return raw
-    if kind != "pearson":
-        raise BayesmixedError(f"unknown residual kind {kind!r} for a Bayesian fit; choose 'response' or 'pearson'")
-    if design.family == "gaussian":
-        return raw / fit.sigma
-    if design.family == "binomial":
-        return raw / np.sqrt(fitted * (1 - fitted) / design.trials)
-    return raw / np.sqrt(fitted)
-
-
 def _title(fit: Any, what: str) -> str:
     return f"{what}\n{fit.design.formula}"
 
@@ -60,8 +29,8 @@ def _residual_label(kind: str, re: bool) -> str:
 
 def residuals_vs_fitted(fit: Any, kind: str = "pearson", re: bool = True):
     """Residuals against fitted values, with a smooth trend: funnels show heteroskedasticity."""
-    fitted = _fitted(fit, re)
-    residuals = _residuals(fit, kind, re)
+    fitted = fit.fitted(re=re).to_numpy(dtype=float)
+    residuals = fit.residuals(kind=kind, re=re).to_numpy(dtype=float)
     figure, axes = new_axes()
     axes.scatter(fitted, residuals, s=12, alpha=0.6)
     axes.axhline(0.0, color="grey", lw=1, ls="--")
@@ -78,7 +47,7 @@ def residuals_vs_predictor(fit: Any, predictor: str, kind: str = "pearson", re: 
     if predictor not in names:
         raise BayesmixedError(f"unknown predictor {predictor!r}; the model's X columns are {', '.join(names)}")
     x = fit.design.X[:, names.index(predictor)]
-    residuals = _residuals(fit, kind, re)
+    residuals = fit.residuals(kind=kind, re=re).to_numpy(dtype=float)
     figure, axes = new_axes()
     axes.scatter(x, residuals, s=12, alpha=0.6)
     axes.axhline(0.0, color="grey", lw=1, ls="--")
@@ -124,7 +93,7 @@ def qq_residuals(fit: Any, kind: str = "pearson", re: bool = True, envelope: boo
                  n_simulations: int = 500, seed: int | None = 0):
     """Normal QQ plot of the residuals (normality of ε)."""
     figure, axes = new_axes()
-    _qq_panel(axes, _residuals(fit, kind, re), envelope, n_simulations, seed)
+    _qq_panel(axes, fit.residuals(kind=kind, re=re).to_numpy(dtype=float), envelope, n_simulations, seed)
     axes.set_title(_title(fit, f"Normal QQ of {_residual_label(kind, re)}s"))
     return figure
 

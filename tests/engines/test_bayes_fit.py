@@ -54,8 +54,15 @@ def test_result_surface(sleep_fit, sleep_design):
     assert vc["sdcor"].iloc[0] == pytest.approx(sleep_fit.parameters.loc["sd(Subject:(Intercept))", "median"])
     assert sleep_fit.sigma == pytest.approx(sleep_fit.parameters.loc["sigma", "median"])
     assert 0 < sleep_fit.icc().loc["Subject", "median"] < 1
-    assert sleep_fit.fitted.shape == (180,)
-    np.testing.assert_allclose(sleep_fit.residuals, sleep_design.y - sleep_fit.fitted)
+    fitted = sleep_fit.fitted()
+    assert fitted.shape == (180,) and fitted.index.equals(sleep_design.row_index)
+    np.testing.assert_allclose(sleep_fit.residuals(), sleep_design.y - fitted)
+    np.testing.assert_allclose(sleep_fit.residuals("pearson"), (sleep_design.y - fitted) / sleep_fit.sigma)
+    population = sleep_design.X @ sleep_fit.beta_draws.mean(axis=0) + sleep_design.offset  # re=False: γ = 0
+    np.testing.assert_allclose(sleep_fit.fitted(re=False), population, rtol=1e-10)
+    np.testing.assert_allclose(sleep_fit.residuals(re=False), sleep_design.y - population, rtol=1e-10)
+    with pytest.raises(bm.BayesmixedError, match="unknown residual kind 'deviance'"):
+        sleep_fit.residuals("deviance")
     text = sleep_fit.summary()
     assert "R-hat" in text and "cor(Subject:(Intercept),Days)" in text and "all checks passed" in text
 
@@ -70,7 +77,8 @@ def test_predict_new_levels_reproducible(sleep_fit):
         sleep_fit.predict(new, allow_new_levels=False)
     assert isinstance(raised.value, NewLevelError)  # the frequentist fits' exception
     in_sample = sleep_fit.predict()
-    np.testing.assert_allclose(in_sample["mean"], sleep_fit.fitted)
+    np.testing.assert_allclose(in_sample["mean"], sleep_fit.fitted())
+    np.testing.assert_allclose(sleep_fit.predict(re=False)["mean"], sleep_fit.fitted(re=False))
 
 
 def test_inference_data(sleep_fit):
@@ -188,6 +196,10 @@ def test_parameter_recovery(family):
         low, high = table.loc[name, "median"] - 3 * table.loc[name, "sd"], table.loc[name, "median"] + 3 * table.loc[name, "sd"]
         assert low < value < high, (name, value, low, high)
     assert table["r_hat"].max() < 1.05  # 500 draws per chain: convergence is checked loosely here, recovery is the point
+    mu = fit.fitted().to_numpy()
+    sd = {"gaussian": lambda: fit.sigma, "binomial": lambda: np.sqrt(mu * (1 - mu)),  # one trial each
+          "poisson": lambda: np.sqrt(mu)}[family]()
+    np.testing.assert_allclose(fit.residuals("pearson"), (frame["y"] - mu) / sd)
 
 
 def test_model_fit_bayes_entry_point():

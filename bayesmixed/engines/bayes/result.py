@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ...errors import DataError
+from ...errors import BayesmixedError, DataError
 from ...results.prediction import NewLevelError
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
 from .layout import MARGINAL, ParameterLayout, pack_model
@@ -18,6 +18,7 @@ from .seeds import PREDICT, PREDICTIVE, generator
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))"}
+RESIDUAL_KINDS = ("response", "pearson")
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 
@@ -42,6 +43,7 @@ class BayesFit:
         self.timings = timings
         self.is_prior = is_prior
         self._model = model  # layout.pack_model's tuple when the sampler built it
+        self._fitted_means: dict[bool, np.ndarray] = {}  # fitted(re) by re
         self.draws = named_draws(layout, design, unconstrained)  # {name: (chains, draws)}
         self.parameters = parameter_table(self.draws) if not is_prior else _interval_table(self.draws)
         self.diagnosis: Diagnosis | None = None
@@ -163,19 +165,35 @@ class BayesFit:
         per_term = [(t.codes, t.matrix) for t in self.design.terms]
         return eta_chunks(self.beta_draws, self.ranef_samples, self.design.X, self.design.offset, per_term)
 
-    @cached_property
-    def fitted(self) -> np.ndarray:
-        """Posterior mean of the expected response (binomial: probability) per observation."""
-        total = np.zeros(self.design.n)
-        for _, eta in self._eta_on_fitted_rows():
-            total += inverse_link(self.design.family, eta).sum(axis=0)
-        return total / (self.n_chains * self.n_draws)
+    def fitted(self, re: bool = True) -> pd.Series:
+        """Posterior means of the expected response (binomial: probability) per observation, conditional on the
+        random effects (re=True) or population-level (re=False, γ = 0), as the frequentist fits' fitted()."""
+        re = bool(re)
+        if re not in self._fitted_means:
+            design = self.design
+            gammas, per_term = (self.ranef_samples, [(t.codes, t.matrix) for t in design.terms]) if re else ([], [])
+            total = np.zeros(design.n)
+            for _, eta in eta_chunks(self.beta_draws, gammas, design.X, design.offset, per_term):
+                total += inverse_link(design.family, eta).sum(axis=0)
+            self._fitted_means[re] = total / (self.n_chains * self.n_draws)
+        return pd.Series(self._fitted_means[re], index=self.design.row_index)
 
-    @property
-    def residuals(self) -> np.ndarray:
-        """Response residuals y − fitted (binomial: observed proportion − fitted probability)."""
-        y = self.design.y / self.design.trials if self.design.family == "binomial" else self.design.y
-        return y - self.fitted
+    def residuals(self, kind: str = "response", re: bool = True) -> pd.Series:
+        """y − fitted(re) ("response"; binomial: observed proportion), or that divided by the sd of y at the
+        fitted mean ("pearson": σ's posterior median, √(p(1−p)/trials), √μ), as the frequentist fits' residuals()."""
+        if kind not in RESIDUAL_KINDS:
+            raise BayesmixedError(f"unknown residual kind {kind!r} for a Bayesian fit; choose one of {', '.join(RESIDUAL_KINDS)}")
+        design = self.design
+        fitted = self.fitted(re).to_numpy()
+        values = (design.y / design.trials if design.family == "binomial" else design.y) - fitted
+        if kind == "pearson":
+            if design.family == "gaussian":
+                values = values / self.sigma
+            elif design.family == "binomial":
+                values = values / np.sqrt(fitted * (1 - fitted) / design.trials)
+            else:
+                values = values / np.sqrt(fitted)
+        return pd.Series(values, index=design.row_index)
 
     def predict(self, newdata: pd.DataFrame | None = None, *, allow_new_levels: bool = True, re: bool = True,
                 scale: str = "response", summary: bool = True, seed=None):
