@@ -189,6 +189,17 @@ class Design:
         """Per-term covariance of γ for one level: σ² Λ_b Λ_b'."""
         return [sigma**2 * (b @ b.T) for b in self.lambda_blocks(theta)]
 
+    def random_effects_from_spherical(self, theta: np.ndarray, u: np.ndarray, first: int = 0
+                                      ) -> tuple[np.ndarray, ...]:
+        """b = Λ(θ)u per term, each as (..., levels, columns), from spherical effects u (..., q) laid out as
+        Z's columns (level-major within each term).  With first > 0, u holds only the terms from that one on."""
+        effects, start = [], 0
+        for term, block in list(zip(self.terms, self.lambda_blocks(theta)))[first:]:
+            part = np.ascontiguousarray(u[..., start:start + term.size])
+            effects.append(part.reshape(part.shape[:-1] + (term.n_levels, term.n_columns)) @ block.T)
+            start += term.size
+        return tuple(effects)
+
     def Lambda(self, theta: np.ndarray) -> sp.csc_matrix:
         """Λ(θ) as a sparse block-diagonal q x q matrix (each term's block repeated over its levels)."""
         blocks = [sp.kron(sp.identity(t.n_levels), sp.csr_matrix(b)) for t, b in zip(self.terms, self.lambda_blocks(theta))]

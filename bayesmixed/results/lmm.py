@@ -124,10 +124,11 @@ class LmmFit(MixedFit):
         design = self.design
         mean = design.X @ self.beta + design.offset
         draws = mean[None, :] + self.sigma * rng.standard_normal((n, design.n))
-        for term, block in zip(design.terms, design.lambda_blocks(self.theta)):
-            spherical = rng.standard_normal((n, term.n_levels, term.n_columns))
-            effects = self.sigma * spherical @ block.T  # (n, levels, columns)
-            draws += np.einsum("ic,sic->si", term.matrix, effects[:, term.codes, :])
+        # u drawn term by term (the order a seed's stream has always been used in), γ = σΛu
+        spherical = np.concatenate([rng.standard_normal((n, term.size)) for term in design.terms], axis=1)
+        effects = design.random_effects_from_spherical(self.theta, self.sigma * spherical)  # (n, levels, columns)
+        for term, term_effects in zip(design.terms, effects):
+            draws += np.einsum("ic,sic->si", term.matrix, term_effects[:, term.codes, :])
         return draws
 
     # --- printing --------------------------------------------------------------------------------

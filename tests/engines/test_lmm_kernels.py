@@ -51,6 +51,22 @@ def per_term_dense(design, vector: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
+def test_random_effects_from_spherical_is_lambda_times_u_per_term(name):
+    design = layout_design(name)
+    theta = random_theta(design, 3)
+    u = np.random.default_rng(1).standard_normal((2, design.q))
+    effects = design.random_effects_from_spherical(theta, u)  # a batch of two u's
+    for row in range(2):
+        expected = per_term_dense(design, design.Lambda(theta) @ u[row])
+        for got, want in zip(effects, expected):
+            np.testing.assert_allclose(got[row], want, rtol=1e-13, atol=1e-13)
+    rest = design.random_effects_from_spherical(theta, u[0, design.terms[0].size:], first=1)
+    assert len(rest) == len(design.terms) - 1
+    for got, want in zip(rest, effects[1:]):
+        np.testing.assert_array_equal(got, want[0])
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
 @pytest.mark.parametrize("reml", [True, False], ids=["REML", "ML"])
 def test_blocked_factor_matches_dense_formulas(name, reml):
     design = layout_design(name)

@@ -118,17 +118,12 @@ def _fit_problem(
     if warn:
         for message in messages:
             warn_user(message, GlmmWarning)
-    u = modes.u
-    effects, start_index = [], 0
-    for term, block in zip(design.terms, design.lambda_blocks(optimum.theta)):
-        effects.append(u[start_index:start_index + term.size].reshape(term.n_levels, term.n_columns) @ block.T)
-        start_index += term.size
     value = deviance.value(modes, rows)
     converged = modes.failure is None and not optimum.status.startswith("maximum") and not problems
     return GlmmFit(
-        design=design, problem=problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=u,
-        effects=tuple(effects), objective=value, modes=modes, derivatives=derivatives,
-        n_evals=deviance.n_evals, optimizer_status=optimum.status, route=optimum.route,
+        design=design, problem=problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=modes.u,
+        effects=design.random_effects_from_spherical(optimum.theta, modes.u), objective=value, modes=modes,
+        derivatives=derivatives, n_evals=deviance.n_evals, optimizer_status=optimum.status, route=optimum.route,
         converged=converged, is_singular=singular, messages=tuple(messages),
     )
 

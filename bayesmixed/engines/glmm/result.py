@@ -201,9 +201,9 @@ class GlmmFit(MixedFit):
         draws = np.empty((n, design.n))
         fixed = design.X @ self.beta + design.offset
         for s in range(n):
+            spherical = np.concatenate([rng.standard_normal(term.size) for term in design.terms])  # term by term
             eta = fixed.copy()
-            for term, block in zip(design.terms, design.lambda_blocks(self.theta)):
-                effects = rng.standard_normal((term.n_levels, term.n_columns)) @ block.T
+            for term, effects in zip(design.terms, design.random_effects_from_spherical(self.theta, spherical)):
                 eta += np.einsum("ic,ic->i", term.matrix, effects[term.codes])
             draws[s] = self.family.sample(self.inverse_link(eta), self.problem.weights, rng)
         return draws

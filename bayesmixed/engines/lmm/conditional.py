@@ -14,16 +14,6 @@ from .factor import BlockedFactor
 LEVEL_CHUNK = 2048
 
 
-def _term_effects(design: Design, spherical: np.ndarray, theta: np.ndarray, terms_slice: slice) -> list[np.ndarray]:
-    """b = Λu per term, each as (levels, columns), for the terms in `terms_slice` (u given in that order)."""
-    effects, start = [], 0
-    for term, block in list(zip(design.terms, design.lambda_blocks(theta)))[terms_slice]:
-        u = spherical[start:start + term.size].reshape(term.n_levels, term.n_columns)
-        effects.append(u @ block.T)
-        start += term.size
-    return effects
-
-
 def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray, list[np.ndarray]]:
     """β̂ and the conditional modes b̂ = E(γ | y) of every term, each as (levels, columns).
 
@@ -34,7 +24,7 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
     solution = sla.solve_triangular(dense[:-1, :-1], dense[-1, :-1], lower=True, trans="T", check_finite=False)
     q_rest = system.q_rest
     beta = solution[q_rest:] + system.beta_shift
-    rest_effects = _term_effects(design, solution[:q_rest], factor.theta, slice(1, None))
+    rest_effects = design.random_effects_from_spherical(factor.theta, solution[:q_rest], first=1)
     partial = design.y - design.offset - design.X @ beta
     for term, effects in zip(design.terms[1:], rest_effects):
         partial -= term_contribution(term.codes, term.matrix, effects)
@@ -44,7 +34,7 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
          for c in range(first.n_columns)]
     )  # (L₁, k₁): Z₁'(partial residual) per level
     first_effects = (factor.first_inverse @ projected[:, :, None])[:, :, 0]
-    return beta, [first_effects] + rest_effects
+    return beta, [first_effects, *rest_effects]
 
 
 def conditional_covariances(factor: BlockedFactor, design: Design, sigma: float) -> list[np.ndarray]:
