@@ -1,9 +1,10 @@
 """The surface the frequentist fits share (REML/ML and GLMM): the names later stages and the plots rely on.
 
-A subclass provides the estimates - `objective`, `npar`, `beta`, `random_effects` (per term, levels x columns),
+A subclass provides the estimates - `objective`, `npar`, `beta`, `effects` (the random effects' modes per
+term, levels x columns), `vcov` (of β̂, a DataFrame), `conditional_covariances` (per term, levels x k x k),
 `covariance_blocks` (per term, the k x k covariance of γ for one level) and `residual_sd` (None for
-families without one) - and inherits varcorr, ranef, fitted values, residuals, predictions and the ICC.
-GLMMs override `inverse_link` and `pearson_scale`.
+families without one) - and inherits se, varcorr, ranef and ranef_sd, fitted values, residuals,
+predictions and the ICC.  GLMMs override `inverse_link` and `pearson_scale`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from ..design.types import Design
 from ..errors import BayesmixedError
 from .prediction import linear_predictor, linear_predictor_new
-from .ranef import ranef_frames
+from .ranef import conditional_sds, ranef_frames
 from .varcorr import group_labels, varcorr_frame
 
 RESIDUAL_KINDS = ("response", "pearson")
@@ -28,6 +29,7 @@ class MixedFit:
     design: Design
 
     beta: np.ndarray
+    effects: tuple[np.ndarray, ...]
 
     @property
     def fixef(self) -> pd.Series:
@@ -41,7 +43,26 @@ class MixedFit:
 
     @property
     def random_effects(self) -> Sequence[np.ndarray]:
+        """The random effects' conditional modes per term, (levels, columns) each."""
+        return self.effects
+
+    @property
+    def vcov(self) -> pd.DataFrame:
         raise NotImplementedError
+
+    @property
+    def se(self) -> pd.Series:
+        """Standard errors of β̂: square roots of vcov's diagonal."""
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=list(self.design.fixef_names), name="se")
+
+    @property
+    def conditional_covariances(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    @property
+    def ranef_sd(self) -> dict[str, pd.DataFrame]:
+        """Conditional standard deviations of the random effects, laid out as `ranef`."""
+        return ranef_frames(self.design.terms, conditional_sds(self.conditional_covariances))
 
     @property
     def covariance_blocks(self) -> list[np.ndarray]:

@@ -12,7 +12,6 @@ from scipy import stats
 
 from ..design.types import Design
 from .base import MixedFit
-from .ranef import conditional_sds, ranef_frames
 from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line
 
 if TYPE_CHECKING:
@@ -60,14 +59,6 @@ class LmmFit(MixedFit):
         return pd.DataFrame(self.sigma**2 * self.factor.unscaled_vcov(), index=names, columns=names)
 
     @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=list(self.design.fixef_names), name="se")
-
-    @property
-    def random_effects(self) -> tuple[np.ndarray, ...]:
-        return self.effects
-
-    @property
     def covariance_blocks(self) -> list[np.ndarray]:
         """Per term, σ² Λ_t Λ_t': the covariance of one level's random effects."""
         return self.design.covariance_blocks(self.theta, self.sigma)
@@ -84,11 +75,6 @@ class LmmFit(MixedFit):
 
         with engine_threads():
             return conditional_covariances(self.factor, self.design, self.sigma)
-
-    @property
-    def ranef_sd(self) -> dict[str, pd.DataFrame]:
-        """Conditional standard deviations of the random effects, laid out as `ranef`."""
-        return ranef_frames(self.design.terms, conditional_sds(self.conditional_covariances))
 
     # --- likelihood-based numbers ----------------------------------------------------------------
     @property

@@ -14,7 +14,6 @@ from ...design.types import Design
 from ...errors import BayesmixedError
 from ...results.base import MixedFit
 from ...results.prediction import linear_predictor_new
-from ...results.ranef import conditional_sds, ranef_frames
 from ...results.summary import FitSummary, criterion_lines, groups_line
 from .checks import overdispersion, overdispersion_note
 from .deviance import saturated_constant
@@ -72,10 +71,6 @@ class GlmmFit(MixedFit):
 
     # --- estimates -------------------------------------------------------------------------------
     @property
-    def random_effects(self) -> tuple[np.ndarray, ...]:
-        return self.effects
-
-    @property
     def covariance_blocks(self) -> list[np.ndarray]:
         """Per term, Λ_t Λ_t': the covariance of one level's random effects (no residual scale)."""
         return self.design.covariance_blocks(self.theta, 1.0)
@@ -101,10 +96,6 @@ class GlmmFit(MixedFit):
             matrix = pirls_vcov(self)
         return pd.DataFrame(matrix, index=names, columns=names)
 
-    @property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=list(self.design.fixef_names), name="se")
-
     @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): diagonal blocks of Λ(Λ'Z'WZΛ + I)⁻¹Λ' at the modes."""
@@ -113,11 +104,6 @@ class GlmmFit(MixedFit):
         rows = theta_rows(self.design, self.theta)
         blocks = random_inverse_blocks(self.modes.factor.random_part(), rows)
         return [lam @ inverse @ lam.T for lam, inverse in zip(self.design.lambda_blocks(self.theta), blocks)]
-
-    @property
-    def ranef_sd(self) -> dict[str, pd.DataFrame]:
-        """Conditional standard deviations of the random effects, laid out as `ranef`."""
-        return ranef_frames(self.design.terms, conditional_sds(self.conditional_covariances))
 
     # --- likelihood-based numbers ----------------------------------------------------------------
     @property
