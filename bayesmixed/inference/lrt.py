@@ -63,8 +63,8 @@ def prepare_for_comparison(labelled: dict[str, Any], refit: bool, what: str,
         note = f"refitted with ML (instead of REML): {', '.join(reml_labels)}; {why}"
         return {label: ml_version(fit) for label, fit in labelled.items()}, [note]
     if len(reml_labels) < len(fits):
-        raise BayesmixedError(f"{what} cannot mix REML and ML fits; refit the REML fits by ML (refit=True)" if refit_option
-                              else f"{what} cannot mix REML and ML fits: their likelihoods are of different things")
+        raise BayesmixedError(f"{what} cannot mix REML and ML fits" + ("; refit the REML fits by ML (refit=True)"
+                              if refit_option else ": their likelihoods are of different things"))
     if not all(same_fixed_effects(fits[0], other) for other in fits[1:]):
         raise BayesmixedError((f"{what} with refit=False refused: the fits differ in fixed effects. " if refit_option
                                else f"{what} refused: these REML fits differ in fixed effects. ")
