@@ -43,7 +43,7 @@ def to_inference_data(fit: BayesFit, predictive: bool = False):
 
     variables, coords, dims = posterior_dict(fit)
     shape = (fit.n_chains, fit.n_draws)
-    response = fit.design.response or "y"
+    response = fit.design.response
     observed = {response: np.asarray(fit.design.y, dtype=float)}
     coords["obs"] = np.arange(fit.design.n)
     dims[response] = ["obs"]
@@ -75,7 +75,7 @@ def to_inference_data(fit: BayesFit, predictive: bool = False):
 def add_predictive(fit: BayesFit, idata, seed=None):
     import arviz as az
 
-    response = fit.design.response or "y"
+    response = fit.design.response
     draws = fit.predictive_draws(seed).reshape((fit.n_chains, fit.n_draws, fit.design.n))
     group = "prior_predictive" if fit.is_prior else "posterior_predictive"
     extra = az.from_dict(**{group: {response: draws}}, coords={"obs": np.arange(fit.design.n)}, dims={response: ["obs"]})

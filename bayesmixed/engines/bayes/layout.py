@@ -69,7 +69,7 @@ def make_layout(design, route: int, centred: frozenset[str] = frozenset()) -> Pa
     terms, column_offset = [], 0
     for term in design.terms:
         k = term.n_columns
-        correlated = bool(term.correlated and k > 1)
+        correlated = term.has_correlations
         sd_index, index = index, index + k
         corr_index = -1
         if correlated:

@@ -64,19 +64,6 @@ class Prior:
             return pm.Exponential(name, lam=p["lam"], **kwargs)
         raise ValueError(f"{self!r} has no standalone PyMC form")
 
-    def to_pymc_dist(self, **kwargs: Any):
-        """The unnamed distribution (`.dist`), as LKJCholeskyCov's sd_dist needs."""
-        import pymc as pm
-
-        p = dict(self.params)
-        if self.code == HALF_NORMAL:
-            return pm.HalfNormal.dist(sigma=p["sigma"], **kwargs)
-        if self.code == HALF_STUDENT_T:
-            return pm.HalfStudentT.dist(nu=p["nu"], sigma=p["sigma"], **kwargs)
-        if self.code == EXPONENTIAL:
-            return pm.Exponential.dist(lam=p["lam"], **kwargs)
-        raise ValueError(f"{self!r} is not a prior for a standard deviation")
-
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
@@ -276,7 +263,7 @@ def default_priors(design) -> PriorSet:
             else:
                 prior, rule = HalfNormal(2.5 * scale_y / sd_col), "HalfNormal(2.5 s_y / sd(column))"
             entries.append(PriorEntry(sd_name(term.group, column), "sd", prior, rule))
-        if term.correlated and term.n_columns > 1:
+        if term.has_correlations:
             entries.append(PriorEntry(cor_name(term.group), "cor", LKJ(2.0), "LKJ(2)"))
     names = [e.name for e in entries]
     duplicates = {n for n in names if names.count(n) > 1}

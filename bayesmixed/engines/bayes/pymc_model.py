@@ -51,7 +51,7 @@ def build_pymc_model(design, priors: PriorSet):
         for label, term in zip(group_labels(design.terms), design.terms):
             sd_priors = [priors[sd_name(term.group, c)] for c in term.columns]
             u = pm.Normal(f"u_{label}", 0.0, 1.0, dims=(f"{label}_level", f"{label}_column"))  # (levels, k)
-            if term.correlated and term.n_columns > 1:
+            if term.has_correlations:
                 sd_dist = _vector_prior("", sd_priors, f"sds of {term.group}", dist=True, shape=term.n_columns)
                 chol, _, _ = pm.LKJCholeskyCov(f"chol_{label}", n=term.n_columns, eta=priors[cor_name(term.group)].param("eta"),
                                                sd_dist=sd_dist, compute_corr=True)
@@ -63,12 +63,12 @@ def build_pymc_model(design, priors: PriorSet):
             eta = eta + (pt.as_tensor_variable(term.matrix) * gamma[term.codes]).sum(axis=1)  # (n,)
         if design.family == "gaussian":
             sigma = priors["sigma"].to_pymc("sigma")
-            pm.Normal(design.response or "y", mu=eta, sigma=sigma, observed=design.y, dims="obs")
+            pm.Normal(design.response, mu=eta, sigma=sigma, observed=design.y, dims="obs")
         elif design.family == "binomial":
-            pm.Binomial(design.response or "y", n=design.trials.astype(np.int64), logit_p=eta,
+            pm.Binomial(design.response, n=design.trials.astype(np.int64), logit_p=eta,
                         observed=design.y.astype(np.int64), dims="obs")
         else:
-            pm.Poisson(design.response or "y", mu=pt.exp(eta), observed=design.y.astype(np.int64), dims="obs")
+            pm.Poisson(design.response, mu=pt.exp(eta), observed=design.y.astype(np.int64), dims="obs")
     return model
 
 
