@@ -72,60 +72,48 @@ def fit_problem(
 ) -> GlmmFit:
     """Fit `design` with response `y` (None: the design's own); `warm_u` starts PIRLS (refits)."""
     with engine_threads():
-        return _fit_problem(design, family, y, nagq, start, check_derivatives, warm_u, warn)
-
-
-def _fit_problem(
-    design: Design,
-    family: Family,
-    y: np.ndarray | None,
-    nagq: int,
-    start: dict[str, Any] | None,
-    check_derivatives: bool,
-    warm_u: np.ndarray | None,
-    warn: bool,
-) -> GlmmFit:
-    problem = make_problem(design, family, y)
-    theta0, beta0 = _start_values(design, start, glm_start(problem))
-    deviance = DevianceFunction(problem, nagq, np.zeros(design.q) if warm_u is None else warm_u, beta0)
-    optimum = optimize_deviance(deviance, theta0)
-    modes, rows = deviance.modes(optimum.theta, optimum.beta)
-    messages = []
-    if modes.failure is not None:
-        messages.append(pirls_message(modes.failure))
-    elif deviance.failures:
-        messages.append(pirls_trouble_message(len(deviance.failures), deviance.n_evals, deviance.failures[0]))
-    if optimum.status.startswith("maximum"):
-        messages.append(convergence_message(["the optimiser hit its evaluation limit"]))
-    derivatives, problems = None, []
-    if check_derivatives and modes.failure is None:
-        derivatives = derivatives_at(deviance, optimum.theta, optimum.beta)
-        lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
-        params = np.concatenate([optimum.theta, optimum.beta])
-        problems = convergence_problems(params, lower, derivatives.gradient, derivatives.hessian)
-        if problems:
-            messages.append(convergence_message(problems))
-        if derivatives.vcov is None:
-            messages.append(
-                "the Hessian of the deviance gives no positive-definite covariance for the fixed effects, so their "
-                "standard errors come from the PIRLS factor instead (glmer's use.hessian = FALSE); treat them with caution."
-            )
-    singular = singular_components(optimum.theta, design.theta_lower).size > 0
-    if singular:
-        messages.append(singular_fit_message(design.terms, design.lambda_blocks(optimum.theta), SINGULAR_TOL))
-    if modes.failure is None:
-        messages += separation_messages(problem, optimum.beta, optimum.theta, modes.eta)
-    if warn:
-        for message in messages:
-            warn_user(message, GlmmWarning)
-    value = deviance.value(modes, rows)
-    converged = modes.failure is None and not optimum.status.startswith("maximum") and not problems
-    return GlmmFit(
-        design=design, problem=problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=modes.u,
-        effects=design.random_effects_from_spherical(optimum.theta, modes.u), objective=value, modes=modes,
-        derivatives=derivatives, n_evals=deviance.n_evals, optimizer_status=optimum.status, route=optimum.route,
-        converged=converged, is_singular=singular, messages=tuple(messages),
-    )
+        problem = make_problem(design, family, y)
+        theta0, beta0 = _start_values(design, start, glm_start(problem))
+        deviance = DevianceFunction(problem, nagq, np.zeros(design.q) if warm_u is None else warm_u, beta0)
+        optimum = optimize_deviance(deviance, theta0)
+        modes, rows = deviance.modes(optimum.theta, optimum.beta)
+        messages = []
+        if modes.failure is not None:
+            messages.append(pirls_message(modes.failure))
+        elif deviance.failures:
+            messages.append(pirls_trouble_message(len(deviance.failures), deviance.n_evals, deviance.failures[0]))
+        if optimum.status.startswith("maximum"):
+            messages.append(convergence_message(["the optimiser hit its evaluation limit"]))
+        derivatives, problems = None, []
+        if check_derivatives and modes.failure is None:
+            derivatives = derivatives_at(deviance, optimum.theta, optimum.beta)
+            lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
+            params = np.concatenate([optimum.theta, optimum.beta])
+            problems = convergence_problems(params, lower, derivatives.gradient, derivatives.hessian)
+            if problems:
+                messages.append(convergence_message(problems))
+            if derivatives.vcov is None:
+                messages.append(
+                    "the Hessian of the deviance gives no positive-definite covariance for the fixed effects, so their "
+                    "standard errors come from the PIRLS factor instead (glmer's use.hessian = FALSE); treat them "
+                    "with caution."
+                )
+        singular = singular_components(optimum.theta, design.theta_lower).size > 0
+        if singular:
+            messages.append(singular_fit_message(design.terms, design.lambda_blocks(optimum.theta), SINGULAR_TOL))
+        if modes.failure is None:
+            messages += separation_messages(problem, optimum.beta, optimum.theta, modes.eta)
+        if warn:
+            for message in messages:
+                warn_user(message, GlmmWarning)
+        value = deviance.value(modes, rows)
+        converged = modes.failure is None and not optimum.status.startswith("maximum") and not problems
+        return GlmmFit(
+            design=design, problem=problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=modes.u,
+            effects=design.random_effects_from_spherical(optimum.theta, modes.u), objective=value, modes=modes,
+            derivatives=derivatives, n_evals=deviance.n_evals, optimizer_status=optimum.status, route=optimum.route,
+            converged=converged, is_singular=singular, messages=tuple(messages),
+        )
 
 
 def derivatives_for(fit: GlmmFit) -> Derivatives:

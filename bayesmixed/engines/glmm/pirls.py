@@ -99,7 +99,6 @@ class Modes:
     eta: np.ndarray
     factor: WeightedFactor | None
     conditional_deviance: float
-    iterations: int
     failure: str | None
 
     @property
@@ -144,7 +143,7 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
     eta = problem.linear_predictor(rows, u, beta)
     deviance = problem.conditional_deviance(eta)
     failure, factor, step, change = None, None, np.zeros(0), np.inf
-    for iteration in range(1, MAX_ITERATIONS + 1):
+    for _ in range(MAX_ITERATIONS):
         weights, score = problem.working(eta)
         gradient = rows.transpose_times(score) - u
         if estimate_beta:
@@ -158,7 +157,7 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
         penalised = deviance + u @ u
         decrement = step @ gradient
         if _converged(step, decrement, change, penalised):
-            return Modes(u, beta, eta, factor, deviance, iteration, None)
+            return Modes(u, beta, eta, factor, deviance, None)
         fraction = 1.0
         for _ in range(MAX_HALVINGS):
             new_u = u + fraction * step[:q]
@@ -178,7 +177,7 @@ def pirls(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.ndarray, es
         u, beta, eta, deviance = new_u, new_beta, new_eta, new_deviance
     else:
         failure = f"no convergence in {MAX_ITERATIONS} iterations (the modes of {_moving_term(problem.design, step)} kept moving)"
-    return Modes(u, beta, eta, factor, deviance, iteration, failure)
+    return Modes(u, beta, eta, factor, deviance, failure)
 
 
 class ProfileFailure(RuntimeError):

@@ -57,7 +57,7 @@ class Lme4Deviance:
             eta = fixed + rows.times(u)
             pdev = problem.conditional_deviance(eta) - self.constant + u @ u
             if abs((old - pdev) / pdev) < LME4_PIRLS_TOL:
-                modes = Modes(u, params[n_theta:], eta, factor, problem.conditional_deviance(eta), 0, None)
+                modes = Modes(u, params[n_theta:], eta, factor, problem.conditional_deviance(eta), None)
                 return self.deviance.value(modes, rows)
             for _ in range(LME4_MAX_HALVINGS):
                 if np.isfinite(pdev) and pdev <= old:

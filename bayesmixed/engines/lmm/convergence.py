@@ -30,7 +30,6 @@ class ConvergenceReport:
     hessian: np.ndarray
     free: np.ndarray
     max_scaled_gradient: float
-    hessian_eigenvalues: np.ndarray
     failures: tuple[str, ...]
     weak: tuple[str, ...] = ()
 
@@ -41,8 +40,7 @@ class ConvergenceReport:
     @classmethod
     def unchecked(cls, reached_limit: bool) -> "ConvergenceReport":
         """No derivative checks were run; only the optimiser's own stop is known."""
-        empty = np.zeros(0)
-        return cls(empty, np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"), empty, _limit_failure(reached_limit))
+        return cls(np.zeros(0), np.zeros((0, 0)), np.zeros(0, dtype=int), float("nan"), _limit_failure(reached_limit))
 
 
 def _limit_failure(reached_limit: bool) -> tuple[str, ...]:
@@ -61,8 +59,7 @@ def check_convergence(
     free = np.setdiff1d(np.arange(theta.size), singular_components(theta, lower))
     failures, weak = list(_limit_failure(reached_limit)), []
     if free.size == 0:
-        empty = np.zeros(0)
-        return ConvergenceReport(empty, np.zeros((0, 0)), free, 0.0, empty, tuple(failures))
+        return ConvergenceReport(np.zeros(0), np.zeros((0, 0)), free, 0.0, tuple(failures))
 
     def restricted(sub: np.ndarray) -> float:
         full = theta.copy()
@@ -90,4 +87,4 @@ def check_convergence(
             weak.append("nearly unidentifiable: very large eigenvalue of the Hessian (rescale variables?)")
         if eigenvalues.min() / eigenvalues.max() < HESSIAN_TOL:
             weak.append("nearly unidentifiable: large eigenvalue ratio of the Hessian (rescale variables?)")
-    return ConvergenceReport(gradient, hessian, free, max_scaled, eigenvalues, tuple(failures), tuple(weak))
+    return ConvergenceReport(gradient, hessian, free, max_scaled, tuple(failures), tuple(weak))

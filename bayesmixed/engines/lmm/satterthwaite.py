@@ -28,7 +28,6 @@ class Satterthwaite:
     vcov_beta: np.ndarray
     vcov_varpar: np.ndarray
     jacobian: np.ndarray  # (n_varpar, p, p)
-    hessian_eigenvalues: np.ndarray
 
     def df(self, contrast: np.ndarray) -> float:
         """Satterthwaite df of l'β for a contrast vector l: 2 (l'Cl)² / (g'Ag)."""
@@ -69,5 +68,4 @@ def satterthwaite(system: PlsSystem, theta: np.ndarray, sigma: float, reml: bool
         vcov_beta=vcov_beta(varpar),
         vcov_varpar=2.0 * pseudo_inverse,
         jacobian=np.moveaxis(jacobian.reshape(p, p, varpar.size), -1, 0),
-        hessian_eigenvalues=eigenvalues,
     )
