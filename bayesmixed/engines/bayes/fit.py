@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import BayesmixedError
 from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
-from .prior import PriorSet, cor_name, default_priors, sd_name
+from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
 from .seeds import PRIOR, START, generator
 
 if TYPE_CHECKING:
@@ -79,7 +79,8 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
                     timings=timings, warn=warn, model=model)
 
 
-def resolve_priors(design, priors: dict | PriorSet | None) -> PriorSet:
+def resolve_priors(design: Design, priors: dict | PriorSet | None) -> PriorSet:
+    """The design's default priors with the user's overrides, a bad key or prior raised as a BayesmixedError."""
     if isinstance(priors, PriorSet):
         return priors
     if priors is not None and not isinstance(priors, dict):
@@ -90,7 +91,8 @@ def resolve_priors(design, priors: dict | PriorSet | None) -> PriorSet:
         raise BayesmixedError(str(error)) from None
 
 
-def resolve_centred(design, centred: bool | Iterable[str], sampler: str) -> frozenset[str]:
+def resolve_centred(design: Design, centred: bool | Iterable[str], sampler: str) -> frozenset[str]:
+    """The grouping factors centred= names (True: all), checked against the model's and the sampler."""
     groups = [t.group for t in design.terms]
     if centred is True:
         chosen = frozenset(groups)
@@ -106,7 +108,8 @@ def resolve_centred(design, centred: bool | Iterable[str], sampler: str) -> froz
     return chosen
 
 
-def choose_route(design, marginalize: bool | None, sampler: str) -> int:
+def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
+    """MARGINAL or FULL: marginalize= if given and possible (else a BayesmixedError saying why), else the default."""
     supported = marginal_supported(design)
     if marginalize is None:
         return MARGINAL if supported and sampler == "numba" else FULL
@@ -121,7 +124,7 @@ def choose_route(design, marginalize: bool | None, sampler: str) -> int:
     return MARGINAL if marginalize else FULL
 
 
-def initial_point(design, layout: ParameterLayout, priors: PriorSet) -> np.ndarray:
+def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> np.ndarray:
     """Least squares β (link scale for GLMs), residual σ, sds at a fifth of their prior scale, u = 0."""
     x0 = np.zeros(layout.size)
     y = np.asarray(design.y, dtype=float)
@@ -144,8 +147,8 @@ def initial_point(design, layout: ParameterLayout, priors: PriorSet) -> np.ndarr
     return x0
 
 
-def starting_points(design, layout: ParameterLayout, priors: PriorSet, model: tuple, chains: int, seed,
-                    dense: bool) -> tuple[np.ndarray, np.ndarray]:
+def starting_points(design: Design, layout: ParameterLayout, priors: PriorSet, model: tuple, chains: int,
+                    seed: int | None, dense: bool) -> tuple[np.ndarray, np.ndarray]:
     """Chain starts drawn around the Laplace mode with its covariance, and the initial inverse metric
     ((D, D) when dense, else its diagonal); see start.py."""
     from .start import laplace_start
@@ -170,7 +173,8 @@ def starting_points(design, layout: ParameterLayout, priors: PriorSet, model: tu
     return inits, metric
 
 
-def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, chains: int, seed) -> np.ndarray:
+def sample_prior(layout: ParameterLayout, priors: PriorSet, design: Design, draws: int, chains: int,
+                 seed: int | None) -> np.ndarray:
     """Independent prior draws in the unconstrained layout (chains, draws, D)."""
     rng = generator(seed, PRIOR)
     shape = (chains, draws)
@@ -196,7 +200,8 @@ def sample_prior(layout: ParameterLayout, priors: PriorSet, design, draws: int, 
     return out
 
 
-def sample_one(prior, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+def sample_one(prior: Prior, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Independent draws of one prior, for prior-only fits."""
     p = dict(prior.params)
     if prior.family == "Normal":
         return rng.normal(p["mu"], p["sigma"], shape)

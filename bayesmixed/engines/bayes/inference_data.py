@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .layout import MARGINAL
 from .prior import sd_name
 from .result import BayesFit
+
+if TYPE_CHECKING:
+    import arviz as az
 
 STAT_NAMES = ("tree_depth", "n_steps", "diverging", "energy", "step_size", "acceptance_rate", "lp")
 
@@ -38,7 +43,8 @@ def posterior_dict(fit: BayesFit) -> tuple[dict, dict, dict]:
     return variables, coords, dims
 
 
-def to_inference_data(fit: BayesFit, predictive: bool = False):
+def to_inference_data(fit: BayesFit, predictive: bool = False) -> az.InferenceData:
+    """fit.idata: posterior (or prior) draws, sample stats, log-likelihood, observed data (+ prior predictive)."""
     import arviz as az
 
     variables, coords, dims = posterior_dict(fit)
@@ -72,7 +78,8 @@ def to_inference_data(fit: BayesFit, predictive: bool = False):
     return idata
 
 
-def add_predictive(fit: BayesFit, idata, seed=None):
+def add_predictive(fit: BayesFit, idata: az.InferenceData, seed: int | None = None) -> az.InferenceData:
+    """A copy of idata with the posterior (prior, for a prior fit) predictive draws at the fitted rows added."""
     import arviz as az
 
     response = fit.design.response

@@ -12,10 +12,14 @@ compile once for every model structure and their numba cache is reused across pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .prior import PriorSet, cor_name, sd_name
+
+if TYPE_CHECKING:
+    from ...design.types import Design
 
 FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2}
 MARGINAL, FULL = 0, 1
@@ -60,7 +64,7 @@ class ParameterLayout:
         return slice(0, self.p)
 
 
-def make_layout(design, route: int, centred: frozenset[str] = frozenset()) -> ParameterLayout:
+def make_layout(design: Design, route: int, centred: frozenset[str] = frozenset()) -> ParameterLayout:
     """Parameter positions; `centred` names grouping factors whose effects the full route samples centred."""
     index = design.p
     sigma_index = -1
@@ -86,7 +90,7 @@ def make_layout(design, route: int, centred: frozenset[str] = frozenset()) -> Pa
     return ParameterLayout(route, design.family, design.p, sigma_index, tuple(terms), index)
 
 
-def marginal_supported(design) -> bool:
+def marginal_supported(design: Design) -> bool:
     """The per-group marginal needs a gaussian model whose terms all share one grouping (same level codes)."""
     if design.family != "gaussian" or not design.terms:
         return False
@@ -94,7 +98,7 @@ def marginal_supported(design) -> bool:
     return all(t.n_levels == first.n_levels and np.array_equal(t.codes, first.codes) for t in design.terms[1:])
 
 
-def prior_table(layout: ParameterLayout, priors: PriorSet, design) -> np.ndarray:
+def prior_table(layout: ParameterLayout, priors: PriorSet, design: Design) -> np.ndarray:
     """(rows, 4) kernel prior rows: p fixed effects, then σ, then per term k sds and one LKJ row."""
     rows = [priors[name].kernel_row() for name in design.fixef_names]
     rows.append(priors["sigma"].kernel_row() if layout.sigma_index >= 0 else (0.0, 0.0, 1.0, 0.0))
@@ -104,7 +108,7 @@ def prior_table(layout: ParameterLayout, priors: PriorSet, design) -> np.ndarray
     return np.ascontiguousarray(rows, dtype=np.float64)
 
 
-def pack_model(design, layout: ParameterLayout, priors: PriorSet) -> tuple:
+def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tuple:
     """The kernel's argument tuple (ints, prior rows, X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)."""
     n, p = design.n, design.p
     n_terms = len(layout.terms)

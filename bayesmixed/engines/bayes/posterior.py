@@ -5,16 +5,21 @@ Arrays carry draws flattened to S = chains x draws in front unless said otherwis
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .layout import MARGINAL, ParameterLayout, constrain_draws
 from .prior import correlation_name, sd_name
 from .seeds import RANEF, compiled_state
 
+if TYPE_CHECKING:
+    from ...design.types import Design
+
 CHUNK = 256  # draws per block when an (S, n) array would be large
 
 
-def named_draws(layout: ParameterLayout, design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:
+def named_draws(layout: ParameterLayout, design: Design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:
     """{parameter name as summary() prints it: (chains, draws)} for β, σ, every sd and every correlation."""
     c = constrain_draws(layout, unconstrained)
     out = {name: c["beta"][..., j] for j, name in enumerate(design.fixef_names)}
@@ -47,7 +52,8 @@ def factors_of(constrained: dict[str, np.ndarray], n_terms: int) -> list[np.ndar
     return [constrained[f"sd{i}"][:, :, None] * constrained[f"chol{i}"] for i in range(n_terms)]
 
 
-def ranef_draws(layout: ParameterLayout, design, model: tuple | None, unconstrained: np.ndarray, seed) -> list[np.ndarray]:
+def ranef_draws(layout: ParameterLayout, design: Design, model: tuple | None, unconstrained: np.ndarray,
+                seed: int | None) -> list[np.ndarray]:
     """Per term γ draws (S, levels, k): from the exact conditional (marginal route) or C_t u_t (full route)."""
     flat = unconstrained.reshape(-1, unconstrained.shape[-1])
     if layout.route == MARGINAL:

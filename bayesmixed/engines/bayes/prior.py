@@ -18,9 +18,12 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ...design.types import Design
 
 # Kernel codes: the compiled log density switches on these (see kernels.prior_logp).
 NORMAL, STUDENT_T, HALF_NORMAL, HALF_STUDENT_T, EXPONENTIAL, LKJ_CODE = 0, 1, 2, 3, 4, 5
@@ -221,7 +224,7 @@ def correlation_name(group: str, first: str, second: str) -> str:
     return f"cor({group}:{first},{second})"
 
 
-def default_priors(design) -> PriorSet:
+def default_priors(design: Design) -> PriorSet:
     """The weakly informative defaults of the module docstring, computed from `design`."""
     family = design.family
     y = np.asarray(design.y, dtype=float)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import BayesmixedError
 from .layout import ParameterLayout
 from .prior import Prior, PriorSet, cor_name, sd_name
+
+if TYPE_CHECKING:
+    from ...design.types import Design
 
 
 def _stacked(priors: list[Prior], what: str) -> dict[str, np.ndarray]:
@@ -34,7 +38,7 @@ def _vector_prior(name: str, priors: list[Prior], what: str, dist: bool = False,
     return cls.dist(**params, **kwargs) if dist else cls(name, **params, **kwargs)
 
 
-def build_pymc_model(design, priors: PriorSet):
+def build_pymc_model(design: Design, priors: PriorSet):
     """pm.Model with variables beta, sigma (gaussian), chol_<g>/sd_<g> and u_<g>, and deterministic ranef_<g>."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -72,8 +76,8 @@ def build_pymc_model(design, priors: PriorSet):
     return model
 
 
-def sample_with_pymc(design, layout: ParameterLayout, priors: PriorSet, *, sampler: str, draws: int, tune: int,
-                     chains: int, seed, target_accept: float, progressbar: bool | None):
+def sample_with_pymc(design: Design, layout: ParameterLayout, priors: PriorSet, *, sampler: str, draws: int, tune: int,
+                     chains: int, seed: int | None, target_accept: float, progressbar: bool | None):
     """Sample the PyMC model with nuts_sampler = pymc | nutpie | numpyro; return draws in the kernel's layout."""
     import pymc as pm
 
@@ -95,7 +99,7 @@ def sample_with_pymc(design, layout: ParameterLayout, priors: PriorSet, *, sampl
     return unconstrained, stats, {"prepare": built - started, "sampling": sampled - built}
 
 
-def posterior_to_layout(posterior, design, layout: ParameterLayout) -> np.ndarray:
+def posterior_to_layout(posterior, design: Design, layout: ParameterLayout) -> np.ndarray:
     """PyMC's posterior (xarray) -> unconstrained draws (chains, draws, D) in the numba kernel's layout."""
     from ...results.varcorr import group_labels
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .result import ROUTE_TEXT, SAMPLER_TEXT
+
+if TYPE_CHECKING:
+    from .layout import ParameterLayout
+    from .result import BayesFit
 
 
 def _number(value: float) -> str:
@@ -29,7 +35,8 @@ def _table(frame, names, with_diagnostics: bool) -> list[str]:
             for r in [header] + rows]
 
 
-def route_text(layout) -> str:
+def route_text(layout: ParameterLayout) -> str:
+    """The route line of the summary: marginal, full non-centred, or which grouping factors are centred."""
     centred = [t.group for t in layout.terms if t.centred]
     if not centred:
         return ROUTE_TEXT[layout.route]
@@ -38,7 +45,8 @@ def route_text(layout) -> str:
     return f"full, effects sampled centred (γ ~ N(0, Σ)) for {', '.join(centred)}{rest}"
 
 
-def summary_text(fit) -> str:
+def summary_text(fit: BayesFit) -> str:
+    """BayesFit.summary(): header, fixed and random-effect tables (R-hat/ESS unless prior draws), diagnosis."""
     d = fit.design
     kind = "Prior draws" if fit.is_prior else "Bayesian"
     model = "linear" if d.family == "gaussian" else "generalized linear"

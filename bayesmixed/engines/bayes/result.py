@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,11 @@ from .posterior import (correlation_matrices, draw_response, eta_chunks, inverse
                         pointwise_loglik, ranef_draws)
 from .prior import PriorSet, sd_name
 from .seeds import PREDICT, PREDICTIVE, generator
+
+if TYPE_CHECKING:
+    import arviz as az
+
+    from ...design.types import Design
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))"}
@@ -29,8 +35,8 @@ class BayesFit:
     `idata` (ArviZ InferenceData) and `pymc_model` are built on first access.
     """
 
-    def __init__(self, design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
-                 stats: np.ndarray | None, *, sampler: str, seed, max_depth: int, timings: dict[str, float],
+    def __init__(self, design: Design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
+                 stats: np.ndarray | None, *, sampler: str, seed: int | None, max_depth: int, timings: dict[str, float],
                  is_prior: bool = False, warn: bool = True, model: tuple | None = None):
         self.design = design
         self.priors = priors
@@ -196,7 +202,7 @@ class BayesFit:
         return pd.Series(values, index=design.row_index)
 
     def predict(self, newdata: pd.DataFrame | None = None, *, allow_new_levels: bool = True, re: bool = True,
-                scale: str = "response", summary: bool = True, seed=None):
+                scale: str = "response", summary: bool = True, seed: int | None = None) -> pd.DataFrame | np.ndarray:
         """Posterior predictions of the mean (scale "response" or "link"); unseen levels get γ drawn from N(0, Σ_g).
 
         summary=False returns the (S, rows) draws; otherwise a DataFrame of mean, sd, 2.5% and 97.5%.
@@ -268,7 +274,7 @@ class BayesFit:
                                                sigma[start:stop] if sigma is not None else None)
         return out
 
-    def predictive_draws(self, seed=None) -> np.ndarray:
+    def predictive_draws(self, seed: int | None = None) -> np.ndarray:
         """Simulated responses (S, n) at the fitted rows: posterior (or prior) predictive."""
         rng = generator(self.seed if seed is None else seed, PREDICTIVE)
         out = np.empty((self.n_chains * self.n_draws, self.design.n))
@@ -280,13 +286,13 @@ class BayesFit:
         return out
 
     @cached_property
-    def idata(self):
+    def idata(self) -> az.InferenceData:
         """ArviZ InferenceData: posterior (or prior), sample_stats, log_likelihood, observed_data; see with_predictive()."""
         from .inference_data import to_inference_data
 
         return to_inference_data(self, predictive=self.is_prior)
 
-    def with_predictive(self, seed=None):
+    def with_predictive(self, seed: int | None = None) -> az.InferenceData:
         """idata with the posterior predictive (prior predictive for a prior fit) added."""
         from .inference_data import add_predictive
 
@@ -305,6 +311,7 @@ class BayesFit:
         return self.diagnosis
 
     def summary(self) -> str:
+        """The printed report: model, route, sampler and timing, posterior table with R-hat/ESS, diagnostics."""
         from .report import summary_text
 
         return summary_text(self)

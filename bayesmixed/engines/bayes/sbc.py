@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .prior import PriorSet
+
+if TYPE_CHECKING:
+    from ...design.types import Design
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +42,7 @@ class SBCResult:
                              for name, r in self.ranks.items()})
 
 
-def simulation_based_calibration(design, priors: PriorSet, n_simulations: int = 100, *, thin_to: int = 99,
+def simulation_based_calibration(design: Design, priors: PriorSet, n_simulations: int = 100, *, thin_to: int = 99,
                                  draws: int = 400, tune: int = 400, chains: int = 2, seed: int = 0,
                                  marginalize: bool | None = None) -> SBCResult:
     """Ranks of prior-drawn parameters among posterior draws refitted to data simulated from them."""
