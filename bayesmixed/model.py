@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .design import Design, build_design
+from .design.weights import WeightsArg
 from .errors import BayesmixedError
 
 METHODS = ("reml", "ml", "bayes", "prior")
@@ -18,8 +19,8 @@ class Model:
     The design (X, y, sparse Z per random term) is built here once and shared by every fit.
     """
 
-    def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian"):
-        self.design: Design = build_design(formula, data, family)
+    def __init__(self, formula: str, data: pd.DataFrame, family: str = "gaussian", weights: WeightsArg = None):
+        self.design: Design = build_design(formula, data, family, weights)
 
     @property
     def formula(self) -> str:
@@ -58,7 +59,9 @@ class Model:
                 "method='ml' (Laplace, or adaptive Gauss-Hermite with nagq > 1) or method='bayes'"
             )
         from .engines.glmm import fit_glmm
+        from .engines.glmm.api import refuse_unsupported_weights
 
+        refuse_unsupported_weights(self.design)
         return fit_glmm(self.design, **options)
 
     def __repr__(self) -> str:

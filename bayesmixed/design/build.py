@@ -14,18 +14,32 @@ from .frame import model_frame
 from .random import build_term, lme4_order
 from .response import build_response, check_family
 from .types import Design, RandomTerm
+from .weights import WEIGHTS_COLUMN, WeightsArg, check_gaussian_weights, weights_values
 
 
-def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> Design:
-    """Parse `formula` and build X, y and the sparse Z of each random term on `data`."""
+def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian", weights: WeightsArg = None) -> Design:
+    """Parse `formula` and build X, y and the sparse Z of each random term on `data`.
+
+    weights: prior weights, a column name or one number per row (see design.weights).
+    """
     family = check_family(family)
     parsed = parse_formula(formula)
-    frame = model_frame(parsed, data)
-    response = build_response(parsed, frame, family)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    given = weights_values(weights, data)
+    frame = model_frame(parsed, data, None if given is None else given[1])
+    prior_weights = None
+    if given is not None:
+        prior_weights = frame[WEIGHTS_COLUMN].to_numpy(dtype=float)
+        frame = frame.drop(columns=WEIGHTS_COLUMN)
+        given = (given[0], prior_weights)
+        if family == "gaussian":
+            check_gaussian_weights(*given)
+    response = build_response(parsed, frame, family, given)
     fixed = build_fixed(parsed.fixed, frame, formula)
     offset = offset_values(parsed.offsets, frame, formula)
     if family == "gaussian":
-        check_residual_variation(response.name, response.y - offset, fixed)
+        check_residual_variation(response.name, response.y - offset, fixed, prior_weights)
     terms = lme4_order([build_term(spec, frame, formula, family) for spec in parsed.random])
     warn_overlapping_terms(terms)
     predictors = set(fixed.spec.required_variables).union(*(t.lhs_spec.required_variables for t in terms))
@@ -39,6 +53,8 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
         terms=tuple(terms),
         offset=offset,
         trials=response.trials,
+        weights=None if family == "binomial" else prior_weights,
+        weights_name=None if given is None else given[0],
         row_index=frame.index,
         fixed=fixed,
         offsets=parsed.offsets,
@@ -47,10 +63,13 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian") -> 
     )
 
 
-def check_residual_variation(name: str, y: np.ndarray, fixed: FixedPart) -> None:
+def check_residual_variation(name: str, y: np.ndarray, fixed: FixedPart, weights: np.ndarray | None = None) -> None:
     """A Gaussian response that the fixed effects reproduce exactly leaves σ² = 0 and nothing to model."""
-    beta, *_ = np.linalg.lstsq(fixed.X, y, rcond=None) if fixed.X.shape[1] else (np.zeros(0),)
-    residual = y - fixed.X @ beta
+    root_w = np.ones_like(y) if weights is None else np.sqrt(weights)
+    X = fixed.X * root_w[:, None]
+    y = y * root_w
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None) if X.shape[1] else (np.zeros(0),)
+    residual = y - X @ beta
     if np.linalg.norm(residual) <= 1e-10 * max(np.linalg.norm(y), 1e-300):
         raise DataError(
             f"the fixed effects ({', '.join(fixed.names)}) reproduce the response {name!r} exactly: the residual "

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..errors import DataError, unknown_column, warn_user
 from ..formula.terms import ParsedFormula
+from .weights import WEIGHTS_COLUMN
 
 _INTEGER_LIKE = re.compile(r"^-?\d+$")
 
@@ -17,10 +18,9 @@ class MissingValuesWarning(UserWarning):
     """Rows were dropped because a column the formula uses has missing values."""
 
 
-def model_frame(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
-    """The rows and columns of `data` the formula uses; incomplete rows dropped with a warning that counts them."""
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+def model_frame(parsed: ParsedFormula, data: pd.DataFrame, weights: np.ndarray | None = None) -> pd.DataFrame:
+    """The rows and columns of `data` the formula uses (and the weights, as column WEIGHTS_COLUMN);
+    incomplete rows dropped with a warning that counts them."""
     if data.shape[0] == 0:
         raise DataError("data has no rows")
     used = parsed.variables()
@@ -29,9 +29,11 @@ def model_frame(parsed: ParsedFormula, data: pd.DataFrame) -> pd.DataFrame:
         if name not in columns:
             raise unknown_column(name, columns, where=f"formula {parsed.text!r} at position {position}")
     frame = data.loc[:, list(used)]
+    if weights is not None:
+        frame = frame.assign(**{WEIGHTS_COLUMN: weights})
     incomplete = frame.isna().any(axis=1)
     if incomplete.all():
-        raise DataError(f"every row has a missing value in one of {', '.join(used)}")
+        raise DataError(f"every row has a missing value in one of {', '.join(frame.columns)}")
     if incomplete.any():
         counts = frame.isna().sum()
         detail = ", ".join(f"{name}: {int(k)}" for name, k in counts.items() if k)

@@ -31,8 +31,33 @@ def check_family(family: str) -> str:
     return name
 
 
-def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> Response:
-    """Read the response on the model frame and check it suits the family."""
+def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str,
+                   weights: tuple[str, np.ndarray] | None = None) -> Response:
+    """Read the response on the model frame and check it suits the family.
+
+    Binomial with weights (label, w): y is the proportion of successes in wᵢ trials, as glmer's, and
+    comes back as successes yᵢwᵢ out of wᵢ trials (cbind counts are multiplied by wᵢ).
+    """
+    response = _read_response(parsed, frame, family, proportions=weights is not None)
+    if family == "binomial" and weights is not None:
+        return _weighted_trials(response, *weights)
+    return response
+
+
+def _weighted_trials(response: Response, label: str, weights: np.ndarray) -> Response:
+    successes = response.y * weights
+    whole = np.abs(successes - np.round(successes)) < 1e-8
+    if not whole.all():
+        row = int(np.flatnonzero(~whole)[0])
+        raise DataError(
+            f"binomial response {response.name!r} times weights {label!r} must give whole numbers of successes "
+            f"(the response is the proportion of successes, the weights the number of trials); row {row} gives "
+            f"{response.y[row]:g} x {weights[row]:g} = {successes[row]:g}"
+        )
+    return Response(response.name, np.round(successes), response.trials * weights, response.levels)
+
+
+def _read_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str, proportions: bool) -> Response:
     formula = parsed.text
     if parsed.response_is_cbind:
         if family != "binomial":
@@ -59,7 +84,7 @@ def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> R
     values = evaluate(parsed.response, frame, formula, "response")
     name = parsed.response
     if family == "binomial":
-        return _binomial_response(name, values)
+        return _binomial_response(name, values, proportions)
     y = _numeric(values, name)
     if family == "gaussian" and np.ptp(y) == 0.0:
         raise DataError(f"response {name!r} is constant ({y[0]:g} in every row): there is no variation to model")
@@ -68,16 +93,22 @@ def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str) -> R
     return Response(name, y, None, None)
 
 
-def _binomial_response(name: str, values: pd.Series) -> Response:
-    """0/1 numbers, booleans, or a factor whose first level is failure and other levels success (R's rule)."""
+def _binomial_response(name: str, values: pd.Series, proportions: bool) -> Response:
+    """0/1 numbers (proportions in [0, 1] when weights give the trials), booleans, or a factor whose first
+    level is failure and other levels success (R's rule)."""
     if pd.api.types.is_bool_dtype(values.dtype):
         y = values.to_numpy(dtype=float)
         return Response(name, y, np.ones_like(y), None)
     if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
         y = values.to_numpy(dtype=float)
-        if not np.isin(y, (0.0, 1.0)).all():
+        if proportions:
+            if not ((y >= 0.0) & (y <= 1.0)).all():
+                raise DataError(f"binomial response {name!r} with weights (trials) must be a proportion in [0, 1]; "
+                                f"found values such as {sorted(set(y[(y < 0.0) | (y > 1.0)]))[:3]}")
+        elif not np.isin(y, (0.0, 1.0)).all():
             raise DataError(
-                f"binomial response {name!r} must be 0/1, a two-level factor, or cbind(successes, failures); "
+                f"binomial response {name!r} must be 0/1, a two-level factor, or cbind(successes, failures) "
+                "(or a proportion with weights= the number of trials); "
                 f"found values such as {sorted(set(y[~np.isin(y, (0.0, 1.0))]))[:3]}"
             )
         return Response(name, y, np.ones_like(y), None)

@@ -106,6 +106,9 @@ class Design:
 
     y: response (binomial: successes); trials: binomial trials per row (None otherwise);
     offset: known part of the linear predictor (zeros when the formula has none).
+    weights: prior weights wᵢ (None = all 1; lme4's `weights=`): Gaussian residual variance σ²/wᵢ,
+        other families the log-likelihood term of row i times wᵢ.  Binomial weights are the trials and are
+        already folded into y and trials, so they are None here; weights_name says where weights came from.
     Random terms are in lme4's order: decreasing number of levels, ties in formula order.
     factor_levels: the levels seen of each factor used as a predictor (new data may not add levels).
     """
@@ -124,6 +127,8 @@ class Design:
     offsets: tuple[str, ...] = ()
     response_levels: tuple[str, ...] | None = None
     factor_levels: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    weights: np.ndarray | None = None
+    weights_name: str | None = None
 
     @property
     def dropped_fixef(self) -> tuple[str, ...]:

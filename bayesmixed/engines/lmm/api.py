@@ -7,15 +7,18 @@ from typing import Any
 import pandas as pd
 
 from ...design import build_design
+from ...design.weights import WeightsArg
 from ...errors import BayesmixedError
 from ...results.lmm import LmmFit
 from .fit import fit_lmm
 
 
-def lmer(formula: str, data: pd.DataFrame, REML: bool = True, **options: Any) -> LmmFit:
-    """Build the design of `formula` on `data` and fit it by REML (default) or ML, as lme4's lmer()."""
+def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: WeightsArg = None, **options: Any) -> LmmFit:
+    """Build the design of `formula` on `data` and fit it by REML (default) or ML, as lme4's lmer().
+
+    weights: prior weights (column name or array): observation i has residual variance σ²/wᵢ."""
     family = options.pop("family", "gaussian")
     if str(family).lower() != "gaussian":
         raise BayesmixedError(f"lmer fits Gaussian models; for family={family!r} use bm.glmer(formula, data, "
                               f"family={family!r})")
-    return fit_lmm(build_design(formula, data, "gaussian"), reml=REML, **options)
+    return fit_lmm(build_design(formula, data, "gaussian", weights), reml=REML, **options)
