@@ -139,8 +139,9 @@ class LrtReplicate:
 class BootstrapLRT:
     """Parametric-bootstrap likelihood-ratio test.
 
-    stat: observed 2(ℓ_big − ℓ_small); p_value: share of simulated statistics >= stat; mc_se: its Monte
-    Carlo standard error √(p(1−p)/n_ok); simulated: the statistics of the successful refits;
+    stat: observed 2(ℓ_big − ℓ_small); p_value: (k + 1)/(n_ok + 1) with k simulated statistics >= stat
+    (pbkrtest's PBmodcomp: the observed data count as one draw under H0, so p is never 0); mc_se: its
+    Monte Carlo standard error √(p(1−p)/n_ok); simulated: the statistics of the successful refits;
     seed_entropy: the root SeedSequence's entropy (pass it as seed to repeat a run made with seed=None).
     """
 
@@ -183,7 +184,9 @@ class BootstrapLRT:
 def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jobs: int | None = 1,
                   progress: bool = True, refit: bool = True) -> BootstrapLRT:
     """Parametric bootstrap of the likelihood-ratio statistic 2(ℓ₁ − ℓ₀), m0 nested in m1: simulate n
-    responses from m0, refit both models to each, p = share of simulated statistics >= the observed one.
+    responses from m0, refit both models to each, p = (k + 1)/(n + 1) with k simulated statistics >= the
+    observed one (pbkrtest's PBmodcomp).  Models that are not nested are refused: simulating from m0 says
+    nothing about m1 then.
 
     REML fits are refitted by ML first (as anova does; refit=False keeps REML when the fixed effects
     agree).  Refits start at the observed θ̂ (warm start).  Reproducible by seed whatever n_jobs; under
@@ -198,6 +201,13 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
             f"bootstrap_lrt(m0, m1) needs m0 nested in m1 with fewer parameters; m0 {fit_label(m0)!r} has "
             f"{small.npar} and m1 {fit_label(m1)!r} has {big.npar} (swap them?)"
         )
+    problems = nesting_problems(small, big)
+    if problems:
+        raise BayesmixedError(
+            f"bootstrap_lrt needs m0 nested in m1, and m0 {fit_label(m0)!r} is not nested in m1 {fit_label(m1)!r}: "
+            + "; ".join(problems) + ". Responses simulated from m0 then say nothing about m1's fit; compare "
+            "non-nested models with aic_table (or PSIS-LOO for Bayesian fits)"
+        )
     observed = 2.0 * (big.loglik - small.loglik)
     response_model(small), response_model(big)  # fail now, not in every replicate, for a fit that cannot refit
     replicate = LrtReplicate(small, big)
@@ -206,14 +216,13 @@ def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jo
     simulated = simulated[np.isfinite(simulated)]
     if simulated.size == 0:
         raise BayesmixedError(f"every bootstrap refit failed; first reason: {run.failures[0]}")
-    p_value = float(np.mean(simulated >= observed))
-    notes.extend(f"m0 does not look nested in m1: {problem}; the test assumes nested models"
-                 for problem in nesting_problems(small, big))
+    exceeding = int(np.sum(simulated >= observed))
+    p_value = (exceeding + 1) / (simulated.size + 1)
     if run.n_failed:
         notes.append(f"{run.n_failed} of {n} refits failed and were left out (first: {run.failures[0]})")
-    if p_value in (0.0, 1.0):
-        notes.append(f"{'no' if p_value == 0 else 'every'} simulated statistic reached the observed one: the "
-                     f"bootstrap resolves p only to 1/{simulated.size}; simulate more for a finer answer")
+    if exceeding in (0, simulated.size):
+        notes.append(f"{'no' if exceeding == 0 else 'every'} simulated statistic reached the observed one: the "
+                     f"bootstrap resolves p only to 1/{simulated.size + 1}; simulate more for a finer answer")
     df = int(big.npar - small.npar)
     return BootstrapLRT(
         stat=float(observed), p_value=p_value, mc_se=float(np.sqrt(p_value * (1 - p_value) / simulated.size)),

@@ -125,6 +125,10 @@ def anova(*fits: Any, refit: bool = True, **named_fits: Any) -> NotedFrame:
 def _pair_notes(small_label: str, small: Any, big_label: str, big: Any, row: dict) -> list[str]:
     notes = [f"{big_label} does not look nested in {small_label}: {problem}; the χ² test assumes nested models"
              for problem in nesting_problems(small, big)]
+    if notes:
+        # The boundary mixture and the small-sample caution are statements about nested models: for
+        # models that are not nested they would lend the χ² p-value a meaning it does not have.
+        return notes
     variances = added_variances(small, big)
     if variances:
         notes.append(boundary_note(small_label, big_label, variances, row["chisq"], int(row["df"]), row["p"]))

@@ -10,7 +10,7 @@ import bayesmixed as bm
 from bayesmixed.errors import BayesmixedError
 from bayesmixed.inference.bootstrap import run_replicates
 from bayesmixed.inference.refit import RefitFailure
-from tests.inference.helpers import SLEEP_CORRELATED, SLEEP_INTERCEPT, SLEEP_UNCORRELATED, bayes, lmm
+from tests.inference.helpers import SLEEP_CORRELATED, SLEEP_INTERCEPT, SLEEP_NO_DAYS, SLEEP_UNCORRELATED, bayes, lmm
 
 # pbkrtest's PBmodcomp, sleepstudy correlated vs uncorrelated slopes (the issue's figure).
 PBKRTEST_P = 0.828
@@ -41,8 +41,22 @@ def test_same_seed_same_statistics_whatever_n_jobs():
 def test_refits_of_the_bigger_model_never_end_above_the_smaller_one():
     result = bm.bootstrap_lrt(*correlated_pair(), n=60, seed=3, progress=False)
     assert result.simulated.min() >= 0.0
-    assert result.p_value == np.mean(result.simulated >= result.stat)
+    assert result.p_value == (np.sum(result.simulated >= result.stat) + 1) / 61
     assert result.mc_se == pytest.approx(np.sqrt(result.p_value * (1 - result.p_value) / 60))
+
+
+def test_p_value_is_pbkrtests_k_plus_1_over_n_plus_1_never_zero():
+    """Days' effect is far beyond any simulated statistic: p is 1/(n + 1), as PBmodcomp reports, not 0."""
+    result = bm.bootstrap_lrt(lmm(SLEEP_NO_DAYS, reml=False), lmm(SLEEP_CORRELATED, reml=False), n=8, seed=5,
+                              progress=False)
+    assert result.n_ok == 8 and result.simulated.max() < result.stat
+    assert result.p_value == pytest.approx(1 / 9)
+    assert "bootstrap p = 0.1111" in str(result) and "1/9" in str(result)
+
+
+def test_models_that_are_not_nested_are_refused_with_the_reason():
+    with pytest.raises(BayesmixedError, match=r"not nested.*fixed effect\(s\) Days.*aic_table"):
+        bm.bootstrap_lrt(lmm(SLEEP_INTERCEPT, reml=False), lmm(SLEEP_NO_DAYS, reml=False), n=5)
 
 
 def test_statistics_on_the_boundary_are_zero_not_rounding_below_it():
