@@ -19,6 +19,7 @@ from scipy import stats
 from ..errors import BayesmixedError
 from .fits import (REML_FIXED_EFFECTS_EXPLANATION, added_variances, check_same_data, fit_label, is_reml, ml_version,
                    nesting_problems, require_frequentist, same_fixed_effects)
+from .fixed_anova import TermTests, term_tests
 from .table import NotedFrame
 
 ANOVA_COLUMNS = ["npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p"]
@@ -85,14 +86,24 @@ def boundary_note(small_label: str, big_label: str, variances: list[str], chisq:
     return text + "; bootstrap_lrt(small, big) gives a parametric-bootstrap p-value"
 
 
-def anova(*fits: Any, refit: bool = True, **named_fits: Any) -> NotedFrame:
+def anova(*fits: Any, refit: bool = True, type: str | None = None, ddf: str | None = None,
+          **named_fits: Any) -> NotedFrame | TermTests:
     """Likelihood-ratio tests between nested fits, in increasing npar: χ² = 2(ℓ_bigger − ℓ_smaller) on
     Δnpar degrees of freedom, each row against the row above (lme4's anova).
 
     Fits are labelled by their formulas, or by keyword: anova(null=m0, full=m1). REML fits are refitted
     by ML unless refit=False (allowed only when the fixed effects are identical). The returned table
     (columns npar, aic, bic, loglik, deviance, chisq, df, p) prints its notes beneath it.
+
+    With one fit: F-tests of its fixed-effect terms as lmerTest's anova(fit), type "III" (default), "II"
+    or "I", ddf "Satterthwaite" (default) or "Kenward-Roger"; Wald χ² for GLMMs (see fixed_anova).
     """
+    if len(fits) + len(named_fits) == 1:
+        (fit,) = fits or tuple(named_fits.values())
+        return term_tests(fit, type=type or "III", ddf=ddf or "Satterthwaite")
+    if type is not None or ddf is not None:
+        raise BayesmixedError("type and ddf choose the F-tests of one fit's terms (anova(fit, type='II')); "
+                              "with two or more fits anova compares them by likelihood ratio")
     labelled, notes = prepare_for_comparison(labelled_fits(fits, named_fits), refit, "anova")
     order = sorted(labelled, key=lambda label: labelled[label].npar)  # stable: ties keep the given order
     npars = [labelled[label].npar for label in order]
@@ -116,6 +127,9 @@ def anova(*fits: Any, refit: bool = True, **named_fits: Any) -> NotedFrame:
     unconverged = [label for label in order if getattr(labelled[label], "converged", True) is False]
     if unconverged:
         notes.append(f"not converged: {', '.join(unconverged)}; their log-likelihoods may be too low")
+    likelihood = "REML" if any(is_reml(fit) for fit in labelled.values()) else "ML"
+    notes.append(f"{likelihood} log-likelihoods; each row tested against the row above: chisq = 2Δℓ on df = Δnpar, "
+                 "p from the χ² distribution")
     table = pd.DataFrame(rows, index=pd.Index(order, name="model"), columns=ANOVA_COLUMNS)
     table["npar"] = table["npar"].astype(int)
     table["df"] = table["df"].astype("Int64")
@@ -157,6 +171,8 @@ def aic_table(*fits: Any, **named_fits: Any) -> NotedFrame:
          "aic": [fit.aic for fit in fit_list], "bic": [fit.bic for fit in fit_list]},
         index=pd.Index(list(labelled), name="model"),
     ).sort_values("aic", kind="stable")
+    likelihood = "REML" if any(is_reml(fit) for fit in fit_list) else "ML"
+    notes.append(f"aic = −2ℓ + 2·npar and bic = −2ℓ + npar·log(n) from each fit's {likelihood} log-likelihood ℓ")
     table["delta_aic"] = table["aic"] - table["aic"].min()
     table["delta_bic"] = table["bic"] - table["bic"].min()
     return NotedFrame.with_notes(table, notes)

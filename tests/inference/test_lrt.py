@@ -98,9 +98,11 @@ def test_fits_with_equal_numbers_of_parameters_are_refused():
         bm.anova(lmm(SLEEP_NO_DAYS, reml=False), lmm(SLEEP_UNCORRELATED, reml=False))
 
 
-def test_a_single_fit_or_a_bayesian_fit_is_refused():
-    with pytest.raises(BayesmixedError, match="two or more"):
-        bm.anova(lmm(SLEEP_CORRELATED))
+def test_a_single_fit_gets_its_f_tests_and_a_bayesian_fit_is_refused():
+    single = bm.anova(lmm(SLEEP_CORRELATED))
+    assert list(single.frame.index) == ["Days"] and "Type III Analysis of Variance" in str(single)
+    with pytest.raises(BayesmixedError, match="type and ddf.*one fit"):
+        bm.anova(lmm(SLEEP_INTERCEPT), lmm(SLEEP_CORRELATED), type="II")
     with pytest.raises(BayesmixedError, match="Bayesian fit.*compare"):
         bm.anova(lmm(SLEEP_CORRELATED), bayes(SLEEP_CORRELATED))
 
