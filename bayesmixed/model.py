@@ -75,6 +75,8 @@ class Model:
         ]
         if d.dropped_fixef:
             lines.append(f"  dropped as aliased: {', '.join(d.dropped_fixef)}")
+        if d.weights_name is not None:
+            lines.append(f"  weights: {d.weights_name}" + (" (trials)" if d.family == "binomial" else ""))
         if d.offsets:
             lines.append(f"  offset: {' + '.join(d.offsets)}")
         lines.append(f"  random terms: {len(d.terms)} ({d.q} random effects, {d.n_theta} covariance parameters)")

@@ -115,8 +115,11 @@ def parse_command(
 def fit_command(
     formula: str = typer.Argument(..., help="lme4 formula"),
     data: str = typer.Argument(..., help="bundled data set name or CSV path"),
-    method: str = typer.Option("reml", "--method", "-m", help="reml, ml or bayes"),
+    method: str = typer.Option(None, "--method", "-m",
+                               help="reml, ml or bayes (default: reml for gaussian, ml (Laplace) otherwise)"),
     family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    weights: str = typer.Option(None, "--weights", "-w",
+                                help="column of prior weights (gaussian: variance σ²/w; binomial: trials of a proportion)"),
     draws: int = typer.Option(1000, help="posterior draws per chain (bayes)"),
     tune: int = typer.Option(1000, help="tuning steps per chain (bayes)"),
     chains: int = typer.Option(4, help="chains (bayes)"),
@@ -129,9 +132,10 @@ def fit_command(
     from ..model import Model
 
     def fit():
-        model = Model(formula, read_data(data), family=family)
+        model = Model(formula, read_data(data), family=family, weights=weights)
+        chosen = method or ("reml" if model.family == "gaussian" else "ml")
         options: dict[str, Any] = {}
-        if method.lower() == "bayes":
+        if chosen.lower() == "bayes":
             options = {"draws": draws, "tune": tune, "chains": chains, "seed": seed}
             if sampler:
                 options["sampler"] = sampler
@@ -139,7 +143,7 @@ def fit_command(
             options = {"nagq": nagq} | ({"link": link} if link else {})
         elif nagq != 1 or link:
             raise BayesmixedError("--nagq and --link apply to binomial and Poisson models only")
-        return model.fit(method, **options)
+        return model.fit(chosen, **options)
 
     result = run_reporting_errors(fit)
     console.print(str(result.summary()), highlight=False, markup=False)
@@ -153,6 +157,7 @@ def compare_command(
     bootstrap: int = typer.Option(0, "--bootstrap", "-b", help="parametric-bootstrap simulations (0: none)"),
     seed: int = typer.Option(None, help="random seed of the bootstrap"),
     family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    weights: str = typer.Option(None, "--weights", "-w", help="column of prior weights, used by both models"),
 ) -> None:
     """Likelihood-ratio test of two nested models, both fitted by ML (lme4's anova), and optionally its
     parametric bootstrap (the smaller model simulated, both refitted)."""
@@ -161,7 +166,7 @@ def compare_command(
 
     def fits():
         frame = read_data(data)
-        return Model(formula0, frame, family=family).fit("ml"), Model(formula1, frame, family=family).fit("ml")
+        return tuple(Model(formula, frame, family=family, weights=weights).fit("ml") for formula in (formula0, formula1))
 
     small, big = sorted(run_reporting_errors(fits), key=lambda fit: fit.npar)
     console.print(str(run_reporting_errors(lambda: anova(small, big))), highlight=False, markup=False)

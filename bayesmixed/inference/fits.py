@@ -65,6 +65,10 @@ def check_same_data(fits: Sequence[Any], what: str) -> None:
             )
         if not np.allclose(a.y, b.y) or (a.trials is not None and not np.allclose(a.trials, b.trials)):
             raise BayesmixedError(f"{what} needs fits to the same response; {a.response!r} and {b.response!r} differ")
+        weights_a, weights_b = (np.ones(a.n) if d.weights is None else d.weights for d in (a, b))
+        if not np.allclose(weights_a, weights_b):
+            raise BayesmixedError(f"{what} needs fits with the same prior weights; {fit_label(first)!r} has "
+                                  f"{a.weights_name or 'none'} and {fit_label(other)!r} {b.weights_name or 'none'}")
 
 
 def same_fixed_effects(a: Any, b: Any) -> bool:

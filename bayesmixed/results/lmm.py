@@ -12,7 +12,7 @@ from scipy import stats
 
 from ..design.types import Design
 from .base import MixedFit
-from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line
+from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line, weights_line
 
 if TYPE_CHECKING:
     from ..engines.lmm.convergence import ConvergenceReport
@@ -67,6 +67,11 @@ class LmmFit(MixedFit):
     def residual_sd(self) -> float:
         return self.sigma
 
+    def pearson_scale(self, fitted: np.ndarray) -> np.ndarray | float:
+        """Standard deviation of y given the fit: σ/√wᵢ with prior weights, σ without."""
+        weights = self.design.weights
+        return self.sigma if weights is None else self.sigma / np.sqrt(weights)
+
     @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
@@ -105,11 +110,12 @@ class LmmFit(MixedFit):
 
     # --- simulation ------------------------------------------------------------------------------
     def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
-        """(n, nobs) responses drawn from the fitted model: Xβ + offset + Zγ + ε, γ ~ N(0, σ²ΛΛ'), ε ~ N(0, σ²I)."""
+        """(n, nobs) responses drawn from the fitted model: Xβ + offset + Zγ + ε, γ ~ N(0, σ²ΛΛ'),
+        ε ~ N(0, σ²W⁻¹) (W: the prior weights)."""
         rng = np.random.default_rng(seed)
         design = self.design
         mean = design.X @ self.beta + design.offset
-        draws = mean[None, :] + self.sigma * rng.standard_normal((n, design.n))
+        draws = mean[None, :] + self.pearson_scale(mean) * rng.standard_normal((n, design.n))
         # u drawn term by term (the order a seed's stream has always been used in), γ = σΛu
         spherical = np.concatenate([rng.standard_normal((n, term.size)) for term in design.terms], axis=1)
         effects = design.random_effects_from_spherical(self.theta, self.sigma * spherical)  # (n, levels, columns)
@@ -128,7 +134,10 @@ class LmmFit(MixedFit):
         return FitSummary(
             title=title,
             formula=self.design.formula,
-            criterion_lines=criterion_lines(self.reml, self.objective, self.aic, self.bic, self.loglik, self.df_resid),
+            criterion_lines=(
+                *weights_line(self.design),
+                *criterion_lines(self.reml, self.objective, self.aic, self.bic, self.loglik, self.df_resid),
+            ),
             scaled_residuals=self.residuals(kind="pearson").to_numpy(),
             varcorr=self.varcorr,
             groups=groups_line(self.design),

@@ -160,6 +160,11 @@ class FitSummary:
         return str(self)
 
 
+def weights_line(design: Design) -> tuple[str, ...]:
+    """lme4's "Weights: w" line when the fit has prior weights (binomial trials included), else nothing."""
+    return (f"Weights: {design.weights_name}",) if design.weights_name is not None else ()
+
+
 def criterion_lines(reml: bool, objective: float, aic: float, bic: float, loglik: float, df_resid: int) -> tuple[str, ...]:
     """lme4's header numbers: REML criterion (REML) or AIC, BIC, logLik, deviance, df.resid (ML)."""
     values = {"AIC": aic, "BIC": bic, "logLik": loglik}

@@ -18,7 +18,7 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
     """β̂ and the conditional modes b̂ = E(γ | y) of every term, each as (levels, columns).
 
     The dense factor's last row solves for [u_rest, β]; the first term follows level by level from
-    b₁_j = M_j (Z₁'(y - Xβ - Z_rest b_rest))_j with M_j = Λ₁ A_j⁻¹ Λ₁'.
+    b₁_j = M_j (Z₁'W(y - Xβ - Z_rest b_rest))_j with M_j = Λ₁ A_j⁻¹ Λ₁' (W: the prior weights).
     """
     system, dense = factor.system, factor.dense
     solution = sla.solve_triangular(dense[:-1, :-1], dense[-1, :-1], lower=True, trans="T", check_finite=False)
@@ -28,11 +28,13 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
     partial = design.y - design.offset - design.X @ beta
     for term, effects in zip(design.terms[1:], rest_effects):
         partial -= term_contribution(term.codes, term.matrix, effects)
+    if design.weights is not None:
+        partial *= design.weights
     first = design.terms[0]
     projected = np.column_stack(
         [np.bincount(first.codes, weights=first.matrix[:, c] * partial, minlength=first.n_levels)
          for c in range(first.n_columns)]
-    )  # (L₁, k₁): Z₁'(partial residual) per level
+    )  # (L₁, k₁): Z₁'W(partial residual) per level
     first_effects = (factor.first_inverse @ projected[:, :, None])[:, :, 0]
     return beta, [first_effects, *rest_effects]
 

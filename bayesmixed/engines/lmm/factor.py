@@ -24,7 +24,9 @@ class BlockedFactor:
 
     first_inverse: (L₁, k₁, k₁) M_j = Λ₁ A_j⁻¹ Λ₁' for the first term's levels.
     dense: lower Cholesky factor (d x d) of the Schur complement over [other effects, X, y].
-    logdet_random: log|L_θ|² = log|Λ'Z'ZΛ + I|;  logdet_fixed: log|R_X|² (REML's extra term);
+    logdet_random: log|L_θ|² - Σ log wᵢ = log|Λ'Z'WZΛ + I| + log|W⁻¹|, the log-determinant of the
+        marginal covariance of y over σ² (lme4's ldL2 - ldW; W = I without prior weights);
+    logdet_fixed: log|R_X|² (REML's extra term);
     pwrss: r²(θ) = min over β, u of ||y - Xβ - ZΛu||² + ||u||².
     """
 
@@ -66,6 +68,7 @@ def _criterion_terms(system: PlsSystem, first_logdet: float, dense: np.ndarray) 
     q_rest, p = system.q_rest, system.p
     log_diagonal = np.log(dense.diagonal())
     logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) if q_rest else first_logdet
+    logdet_random -= system.log_weights
     return logdet_random, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum()), float(dense[-1, -1]) ** 2
 
 

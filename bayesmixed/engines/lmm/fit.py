@@ -40,8 +40,6 @@ def fit_lmm(
         raise BayesmixedError(f"fit_lmm fits Gaussian models; this design is {design.family} (use the GLMM engine)")
     if not design.terms:
         raise BayesmixedError("the formula has no random-effects term; a linear mixed model needs at least one")
-    if design.weights is not None:
-        raise BayesmixedError("prior weights are not yet supported by the REML/ML engine")
     if reml and design.n <= design.p:
         raise BayesmixedError(f"REML needs more observations ({design.n}) than fixed effects ({design.p})")
     theta0 = design.theta_start if start is None else np.asarray(start, dtype=float)

@@ -11,6 +11,9 @@ is precomputed as a sparse map (`schur_map`) from vec(M) to the lower triangle o
 
 Only the last column of W depends on the response, so `PlsSystem.with_response` refills just the
 entries it touches (the parametric bootstrap's refits share X and Z and differ only in y).
+
+Prior weights wᵢ (residual variance σ²/wᵢ) scale the rows of Z, X and y - offset by √wᵢ, as lme4 does;
+everything above then applies to the scaled rows.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ MAX_DENSE_BLOCK = 15_000
 class ResponseSlots:
     """Where the response enters a PlsSystem: ỹ = y - offset - Xβ_shift with β_shift = X⁺(y - offset).
 
+    root_weights: √wᵢ for the prior weights (None: unit weights); X and the transposes here are
+        already row-scaled by them, the response is scaled in `with_response`.
     shift_operator: X⁺ (p x n), with lstsq's singular-value cutoff.
     first_transpose: Z₁' (q₁ x n): the last column of G is Z₁'ỹ, at `rhs_positions` in G's data
         (every row of G holds one, so these places do not depend on y).
@@ -49,6 +54,7 @@ class ResponseSlots:
 
     X: np.ndarray
     offset: np.ndarray
+    root_weights: np.ndarray | None
     shift_operator: np.ndarray
     first_transpose: sp.csr_matrix
     fixed_transpose: sp.csr_matrix
@@ -77,6 +83,7 @@ class PlsSystem:
     beta_shift: the least-squares β of y - offset on X; the system is built for the response
         y - offset - Xβ_shift, so its β̂ is β̂ - β_shift.
     response_slots: how to refill the y-dependent entries for another response (`with_response`).
+    log_weights: Σ log wᵢ of the prior weights (0 for unit weights).
     """
 
     n: int
@@ -97,6 +104,7 @@ class PlsSystem:
     lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
     beta_shift: np.ndarray
     response_slots: ResponseSlots
+    log_weights: float = 0.0
 
     @property
     def d(self) -> int:
@@ -130,6 +138,8 @@ class PlsSystem:
             raise BayesmixedError(f"the response must hold {self.n} values, one per row; got shape {y.shape}")
         slots = self.response_slots
         centred = y - slots.offset
+        if slots.root_weights is not None:
+            centred = centred * slots.root_weights
         beta_shift = slots.shift_operator @ centred
         shifted = centred - slots.X @ beta_shift
         first_rhs = self.first_rhs.copy()
@@ -163,15 +173,23 @@ def build_system(design: Design) -> PlsSystem:
             f"({d * d * 8 / 2**30:.1f} GB), too large. Fit a smaller model (fewer levels in the crossed "
             "factors), or use lme4, whose sparse Cholesky handles this layout"
         )
+    root_weights = None if design.weights is None else np.sqrt(design.weights)
+    X = design.X if root_weights is None else design.X * root_weights[:, None]
+    first_Z, first_matrix = first.Z, first.matrix
+    rest_Z = [t.Z for t in rest]
+    if root_weights is not None:
+        rows_scaled = sp.diags(root_weights)
+        first_Z, first_matrix = (rows_scaled @ first_Z).tocsc(), first_matrix * root_weights[:, None]
+        rest_Z = [(rows_scaled @ Z).tocsc() for Z in rest_Z]
     # Solve for y - Xβ_ols instead of y: the same θ-problem (β absorbs any shift within the span of
     # X), but r² is no longer the small difference of two large sums, which costs digits.
-    shift_operator = np.linalg.pinv(design.X, rcond=np.finfo(float).eps * max(design.X.shape))
-    fixed_columns = sp.hstack([t.Z for t in rest] + [sp.csc_matrix(design.X)], format="csc")  # W_f
+    shift_operator = np.linalg.pinv(X, rcond=np.finfo(float).eps * max(X.shape))
+    fixed_columns = sp.hstack(rest_Z + [sp.csc_matrix(X)], format="csc")  # W_f
     k = first.n_columns
     rows, cols = first.theta_pattern()
     # The response's column of G = Z₁'W gets an entry in every row, even where Z₁'ỹ could vanish, so
     # that its places in G and in the Schur map are the same for every y; with_response fills them.
-    first_rhs = sp.hstack([first.Z.T @ fixed_columns, sp.csr_matrix(np.ones((first.size, 1)))], format="csr")
+    first_rhs = sp.hstack([first_Z.T @ fixed_columns, sp.csr_matrix(np.ones((first.size, 1)))], format="csr")
     first_rhs.sort_indices()
     schur_map, first_rhs_dense = None, None
     no_entries = np.array([], dtype=np.int64)  # the dense route keeps G's y column and has no map to refill
@@ -186,10 +204,11 @@ def build_system(design: Design) -> PlsSystem:
     wtw = np.zeros((d, d))
     wtw[:-1, :-1] = np.tril((fixed_columns.T @ fixed_columns).toarray())
     slots = ResponseSlots(
-        X=design.X,
+        X=X,
         offset=design.offset,
+        root_weights=root_weights,
         shift_operator=shift_operator,
-        first_transpose=first.Z.T.tocsr(),
+        first_transpose=first_Z.T.tocsr(),
         fixed_transpose=fixed_columns.T.tocsr(),
         rhs_positions=first_rhs.indptr[1:] - 1,  # y's column is the last one of every row
         map_positions=map_positions,
@@ -198,7 +217,7 @@ def build_system(design: Design) -> PlsSystem:
         map_factor=map_factor,
     )
     lambda_index, offdiag = _rest_lambda_pattern(design)
-    crossprod = _level_crossprods(first.codes, first.matrix, first.n_levels)
+    crossprod = _level_crossprods(first.codes, first_matrix, first.n_levels)
     low_rows, low_cols = np.tril_indices(k)
     template = PlsSystem(
         n=design.n,
@@ -219,6 +238,7 @@ def build_system(design: Design) -> PlsSystem:
         lambda_offdiag=offdiag,
         beta_shift=np.zeros(design.p),
         response_slots=slots,
+        log_weights=0.0 if root_weights is None else float(np.log(design.weights).sum()),
     )
     return template.with_response(design.y)
 
