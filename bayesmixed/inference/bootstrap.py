@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
+from ..results.table import Cell, Document, Rendered, Table
 from .fits import fit_label, nesting_problems
 from .lrt import prepare_for_comparison
 from .parameters import embed_theta
@@ -135,8 +136,8 @@ class LrtReplicate:
         return 0.0 if -NESTED_ROUNDING * abs(small.objective) < statistic < 0.0 else statistic
 
 
-@dataclass(frozen=True)
-class BootstrapLRT:
+@dataclass(frozen=True, repr=False)
+class BootstrapLRT(Rendered):
     """Parametric-bootstrap likelihood-ratio test.
 
     stat: observed 2(ℓ_big − ℓ_small); p_value: (k + 1)/(n_ok + 1) with k simulated statistics >= stat
@@ -168,17 +169,23 @@ class BootstrapLRT:
             index=pd.Index(["LRT"], name="test"),
         )
 
-    def __str__(self) -> str:
-        lines = [
-            f"Parametric bootstrap LRT ({self.n_ok} of {self.n} simulations refitted"
-            + (f", {self.n_failed} failed" if self.n_failed else "") + ")",
-            f"  statistic 2Δℓ = {self.stat:.4f} on {self.df} df",
-            f"  bootstrap p = {self.p_value:.4f} (Monte Carlo SE {self.mc_se:.4f})   χ² p = {self.chisq_p:.4g}",
-        ]
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
-
-    __repr__ = __str__
+    def document(self) -> Document:
+        """Text: lines as before; HTML/markdown/LaTeX: one row with the same numbers."""
+        title = (f"Parametric bootstrap LRT ({self.n_ok} of {self.n} simulations refitted"
+                 + (f", {self.n_failed} failed" if self.n_failed else "") + ")")
+        text = (f"  statistic 2Δℓ = {self.stat:.4f} on {self.df} df",
+                f"  bootstrap p = {self.p_value:.4f} (Monte Carlo SE {self.mc_se:.4f})   χ² p = {self.chisq_p:.4g}")
+        cells = (Cell(f"{self.stat:.4f}", self.stat), Cell(str(self.df), self.df),
+                 Cell(f"{self.chisq_p:.4g}", self.chisq_p), Cell(f"{self.p_value:.4f}", self.p_value),
+                 Cell(f"{self.mc_se:.4f}", self.mc_se),
+                 Cell(str(self.n_ok), self.n_ok), Cell(str(self.n_failed), self.n_failed))
+        table = Table(("statistic 2Δℓ", "df", "χ² p", "bootstrap p", "Monte Carlo SE", "refitted", "failed"), (cells,),
+                      align="r" * len(cells), name="bootstrap-lrt", text=text)
+        refits = "REML" if any("REML likelihoods" in note for note in self.notes) else "ML"
+        method = (f"bootstrap p = (k + 1)/(n + 1), k of the n simulated statistics (responses drawn from the null "
+                  f"fit, both models refitted by {refits}) reaching the observed one; χ² p for comparison only")
+        return Document(title=(title,), blocks=(table,), notes=(*self.notes, method), note_width=None,
+                        name="bootstrap-lrt")
 
 
 def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jobs: int | None = 1,

@@ -123,4 +123,6 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
         # ArviZ would repeat the Pareto-k warnings issued above, without the fits' names
         warnings.filterwarnings("ignore", module="arviz")
         table = az.compare(elpds, ic=ic, method=method)
+    notes.append(f"elpd by {'PSIS-LOO' if ic == 'loo' else 'WAIC'} (ArviZ) from the posterior draws; se: its standard "
+                 f"error, dse: the standard error of elpd_diff; weight: {method} weights")
     return NotedFrame.with_notes(pd.DataFrame(table), notes)

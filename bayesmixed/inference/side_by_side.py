@@ -16,6 +16,7 @@ import pandas as pd
 from ..design.types import Design
 from ..engines.bayes.prior import correlation_name, sd_name
 from ..errors import BayesmixedError
+from ..results.table import Cell, Document, Rendered, Section, Table
 from .confint import bootstrap_parameters, confint
 from .fits import is_bayesian, is_reml
 from .parameters import sdcor_from_theta, sdcor_names
@@ -104,36 +105,54 @@ def _bayes_column(fit: Any, level: float) -> pd.DataFrame:
     return pd.DataFrame(summary, index=fixed + variance + icc_rows, columns=VALUE_COLUMNS)
 
 
-@dataclass(frozen=True)
-class SideBySide:
-    """The comparison table: `to_frame()` gives (rows x (fit, estimate/lower/upper)); print() shows it compactly."""
+SECTION_LABELS = {"fixed": "Fixed effects", "variance": "Random effects and residual (sd, cor, sigma)",
+                  "icc": "Intra-class correlation", "fit": "Fit"}
+
+
+@dataclass(frozen=True, repr=False)
+class SideBySide(Rendered):
+    """The comparison table: `to_frame()` gives (rows x (fit, estimate/lower/upper)); print() shows it compactly,
+    to_html/to_markdown/to_latex the same cells; `sections` names the kind of each row (fixed, variance, ...)."""
 
     frame: pd.DataFrame
     notes: tuple[str, ...]
     level: float
+    sections: tuple[Section, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
-    def __str__(self) -> str:
+    def document(self) -> Document:
         labels = list(dict.fromkeys(self.frame.columns.get_level_values(0)))
-        cells = pd.DataFrame(index=self.frame.index, columns=labels, dtype=object)
-        for label in labels:
-            part = self.frame[label]
-            cells[label] = [_cell(*row) for row in part[VALUE_COLUMNS].to_numpy()]
-        lines = [f"estimates with {100 * self.level:g}% intervals", cells.to_string()]
-        lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        rows = tuple(
+            (Cell(str(name)), *(_cell(*self.frame.loc[name, label][VALUE_COLUMNS].to_numpy(dtype=float))
+                                for label in labels))
+            for name in self.frame.index
+        )
+        table = Table(("", *labels), rows, sections=self.sections, name="side-by-side")
+        return Document(title=(f"estimates with {100 * self.level:g}% intervals",), blocks=(table,),
+                        notes=self.notes, name="side-by-side")
 
-    __repr__ = __str__
 
-
-def _cell(estimate: float, lower: float, upper: float) -> str:
+def _cell(estimate: float, lower: float, upper: float) -> Cell:
     if not np.isfinite(estimate):
-        return "-"
+        return Cell("-")
     if not (np.isfinite(lower) and np.isfinite(upper)):
-        return f"{estimate:.4g}"
-    return f"{estimate:.4g} [{lower:.4g}, {upper:.4g}]"
+        return Cell(f"{estimate:.4g}", estimate)
+    return Cell(f"{estimate:.4g} [{lower:.4g}, {upper:.4g}]", estimate, lower, upper)
+
+
+def _sections(index: list[str], design: Design) -> tuple[Section, ...]:
+    """Row groups in table order: fixed effects, variance parameters, ICC, R², fit criteria."""
+    fixed, variance, icc = _rows(design)
+    kinds = {**dict.fromkeys(fixed, "fixed"), **dict.fromkeys(variance, "variance"), **dict.fromkeys(icc, "icc")}
+    sections, previous = [], None
+    for position, name in enumerate(index):
+        kind = kinds.get(name, "fit")
+        if kind != previous:
+            sections.append(Section(SECTION_LABELS[kind], position))
+            previous = kind
+    return tuple(sections)
 
 
 def side_by_side(level: float = 0.95, intervals: str = "profile", n_boot: int = 500, seed: int | None = None,
@@ -161,10 +180,10 @@ def side_by_side(level: float = 0.95, intervals: str = "profile", n_boot: int = 
             notes.append(f"{label}: posterior median, equal-tailed {100 * level:g}% credible intervals")
         else:
             columns[label], fit_notes = _frequentist_column(label, fit, intervals, level, n_boot, seed)
-            notes.append(f"{label}: Wald intervals for fixed effects, "
+            notes.append(f"{label}: {'REML' if is_reml(fit) else 'ML'} estimates; Wald intervals for fixed effects, "
                          + {"profile": "profile likelihood", "boot": "parametric bootstrap",
                             "wald": "none"}[intervals] + " for the variance parameters")
             notes.extend(fit_notes)
     frame = pd.concat(columns, axis=1)
     order = list(dict.fromkeys(index for column in columns.values() for index in column.index))
-    return SideBySide(frame.reindex(order), tuple(dict.fromkeys(notes)), level)
+    return SideBySide(frame.reindex(order), tuple(dict.fromkeys(notes)), level, _sections(order, first))

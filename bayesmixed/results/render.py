@@ -9,7 +9,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 # Beyond this many decimals a fixed-point column would be mostly zeros: R switches to e-notation.
 MAX_DECIMALS = 8
@@ -80,10 +79,3 @@ def render_table(
 
     return [line(header)] + [line(row) for row in rows]
 
-
-def named_vector(values: pd.Series | dict[str, float], digits: int = 4) -> list[str]:
-    """R's print of a named numeric vector: names right-aligned above a common-decimals column."""
-    names = list(values.keys())
-    numbers = format_column([float(v) for v in values.values()] if isinstance(values, dict) else list(values.values), digits)
-    widths = [max(len(n), len(s)) for n, s in zip(names, numbers)]
-    return [" ".join(n.rjust(w) for n, w in zip(names, widths)), " ".join(s.rjust(w) for s, w in zip(numbers, widths))]

@@ -1,11 +1,13 @@
-"""Text rendering of a Bayesian fit: the posterior table beside its diagnostics."""
+"""A Bayesian fit's summary as tables (results.table): the posterior table beside its diagnostics."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
+from ...results.table import Block, Cell, Document, Lines, RenderedText, Table
 from .result import ROUTE_TEXT, SAMPLER_TEXT
 
 if TYPE_CHECKING:
@@ -19,20 +21,21 @@ def _number(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.4e}"
 
 
-def _table(frame, names, with_diagnostics: bool) -> list[str]:
-    header = ["", "median", "sd", "2.5%", "97.5%"] + (["R-hat", "ESS_bulk", "ESS_tail"] if with_diagnostics else [])
+def _count(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}" if np.isfinite(value) else "NA"
+
+
+def _table(frame: pd.DataFrame, names: list[str], with_diagnostics: bool, title: str, name: str) -> Table:
+    header = ("", "median", "sd", "2.5%", "97.5%") + (("R-hat", "ESS_bulk", "ESS_tail") if with_diagnostics else ())
     rows = []
-    for name in names:
-        row = frame.loc[name]
-        cells = [name] + [_number(row[c]) for c in ("median", "sd", "2.5%", "97.5%")]
+    for parameter in names:
+        row = frame.loc[parameter]
+        cells = [Cell(parameter)] + [Cell(_number(row[c]), float(row[c])) for c in ("median", "sd", "2.5%", "97.5%")]
         if with_diagnostics:
-            cells += [f"{row['r_hat']:.3f}" if np.isfinite(row["r_hat"]) else "NA",
-                      f"{row['ess_bulk']:.0f}" if np.isfinite(row["ess_bulk"]) else "NA",
-                      f"{row['ess_tail']:.0f}" if np.isfinite(row["ess_tail"]) else "NA"]
-        rows.append(cells)
-    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
-    return ["  " + " ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
-            for r in [header] + rows]
+            cells += [Cell(_count(row[column], decimals), float(row[column]))
+                      for column, decimals in (("r_hat", 3), ("ess_bulk", 0), ("ess_tail", 0))]
+        rows.append(tuple(cells))
+    return Table(header, tuple(rows), title=title, indent="  ", name=name)
 
 
 def route_text(layout: ParameterLayout) -> str:
@@ -45,8 +48,9 @@ def route_text(layout: ParameterLayout) -> str:
     return f"full, effects sampled centred (γ ~ N(0, Σ)) for {', '.join(centred)}{rest}"
 
 
-def summary_text(fit: BayesFit) -> str:
-    """BayesFit.summary(): header, fixed and random-effect tables (R-hat/ESS unless prior draws), diagnosis."""
+def summary_text(fit: BayesFit) -> RenderedText:
+    """BayesFit.summary(): header, fixed and random-effect tables (R-hat/ESS unless prior draws), diagnosis;
+    a str that also renders as HTML, markdown and LaTeX."""
     d = fit.design
     kind = "Prior draws" if fit.is_prior else "Bayesian"
     model = "linear" if d.family == "gaussian" else "generalized linear"
@@ -54,24 +58,31 @@ def summary_text(fit: BayesFit) -> str:
     timing = fit.timings
     wall = f"wall {timing['total']:.2f} s" + (f" (sampling {timing['sampling']:.2f} s)" if "sampling" in timing else "")
     tuning = "" if fit.is_prior else " after tuning"
-    lines = [
+    title = (
         f"{kind} {model} mixed model: {d.formula}",
         f"  family: {d.family}   observations: {d.n}   groups: {groups}",
         f"  route: {route_text(fit.layout)}",
         f"  sampler: {SAMPLER_TEXT.get(fit.sampler, fit.sampler)}; {fit.n_chains} chains x {fit.n_draws} draws{tuning}; "
         f"seed {fit.seed}; {wall}",
         "",
-    ]
+    )
     frame = fit.parameters
     with_diagnostics = not fit.is_prior
     source = "prior" if fit.is_prior else "posterior"
     fixed = list(d.fixef_names)
     random = [n for n in frame.index if n.startswith(("sd(", "cor("))]
+    blank = Lines(("",))
+    blocks: list[Block] = []
     if fixed:
-        lines += [f"Fixed effects ({source}):"] + _table(frame, fixed, with_diagnostics) + [""]
+        blocks += [_table(frame, fixed, with_diagnostics, f"Fixed effects ({source}):", "fixed-effects"), blank]
     if random or "sigma" in frame.index:
-        lines += [f"Random effects and residual ({source}):"]
-        lines += _table(frame, random + (["sigma"] if "sigma" in frame.index else []), with_diagnostics) + [""]
+        names = random + (["sigma"] if "sigma" in frame.index else [])
+        blocks += [_table(frame, names, with_diagnostics, f"Random effects and residual ({source}):",
+                          "random-effects"), blank]
     if fit.diagnosis is not None:
-        lines.append(str(fit.diagnosis))
-    return "\n".join(lines).rstrip()
+        blocks.append(Lines(tuple(str(fit.diagnosis).split("\n"))))
+    while blocks and blocks[-1] == blank:
+        blocks.pop()
+    how = (f"{source} median, sd and equal-tailed 95% interval of the {fit.n_chains * fit.n_draws} draws"
+           + ("; R-hat (rank-normalised, split) and bulk/tail ESS from ArviZ" if with_diagnostics else ""))
+    return RenderedText.of(Document(title=title, blocks=tuple(blocks), notes=(how,), name="bayes-summary"))
