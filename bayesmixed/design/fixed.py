@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,13 +31,17 @@ def r_column_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class FixedPart:
-    """X (n x p) with R's column names, the formulaic spec that rebuilds it, and dropped aliased columns."""
+    """X (n x p) with R's column names, the formulaic spec that rebuilds it, and dropped aliased columns.
+
+    variables: the model frame's columns that X is built from (type III tests rebuild each term's cells
+    from them, as lmerTest does from the model frame)."""
 
     X: np.ndarray
     names: tuple[str, ...]
     spec: Any
     kept: np.ndarray
     dropped: tuple[str, ...]
+    variables: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def matrix_for(self, newdata: pd.DataFrame) -> np.ndarray:
         """X for new data, encoded exactly as in the fit."""
@@ -61,7 +65,8 @@ def build_fixed(fixed: str, frame: pd.DataFrame, formula: str) -> FixedPart:
             f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} aliased column(s) "
             f"{', '.join(dropped)}",
             RankDeficiencyWarning)
-    return FixedPart(X[:, kept], tuple(names[i] for i in kept), spec, np.array(kept, dtype=int), dropped)
+    variables = frame[[c for c in frame.columns if c in spec.required_variables]]
+    return FixedPart(X[:, kept], tuple(names[i] for i in kept), spec, np.array(kept, dtype=int), dropped, variables)
 
 
 def independent_columns(X: np.ndarray) -> list[int]:

@@ -27,7 +27,7 @@ from ..errors import BayesmixedError
 from ..results.render import SIGNIF_LEGEND, format_column, format_p_value, significance_stars
 from ..results.table import Cell, Document, Lines, Rendered, Table
 from .fits import is_bayesian
-from .hypotheses import TermStructure, contrasts, term_structure, wald_type2
+from .hypotheses import TermStructure, contrasts, empty_cells, term_structure, wald_type2
 
 TYPES = {"I": "I", "II": "II", "III": "III", "1": "I", "2": "II", "3": "III"}
 DDF_METHODS = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger", "kr": "Kenward-Roger"}
@@ -91,7 +91,7 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
     structure = term_structure(fit.design)
     if not structure.terms:
         raise BayesmixedError(f"{fit.design.formula!r} has no fixed-effect terms to test beyond the intercept")
-    notes = _design_notes(fit, kind)
+    notes = _design_notes(structure, kind)
     if fit.design.family != "gaussian":
         return _wald_tests(fit, structure, kind, notes)
     hypotheses = contrasts(structure, kind)
@@ -99,6 +99,9 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
         from .kenward_roger import kenward_roger
 
         adjusted = kenward_roger(fit)
+        if getattr(fit.design, "weights", None) is not None:
+            notes.append("prior weights: Kenward-Roger's Var(y) has residual part σ²/w here; pbkrtest leaves the "
+                         "weights out of it (σ²I), so its numbers for weighted fits differ")
         rows = [_kenward_roger_row(adjusted, L, fit) for L in hypotheses.values()]
     else:
         rows = [_satterthwaite_row(fit, L) for L in hypotheses.values()]
@@ -111,11 +114,11 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
     return TermTests(frame, heading, hypotheses, tuple(notes))
 
 
-def _design_notes(fit: Any, kind: str) -> list[str]:
-    dropped = getattr(fit.design, "dropped_fixef", ())
-    if dropped and kind == "III":
-        return [f"aliased column(s) {', '.join(dropped)} dropped (empty cells?): interpret type III hypotheses "
-                "with care"]
+def _design_notes(structure: TermStructure, kind: str) -> list[str]:
+    missing = empty_cells(structure) if kind == "III" else []
+    if missing:
+        return [f"missing cells for: {', '.join(missing)}; interpret type III hypotheses with care (they depend "
+                "on which cells were observed)"]
     return []
 
 

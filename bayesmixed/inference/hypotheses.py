@@ -12,15 +12,13 @@ coefficients); the test is H0: L_T β = 0.
 - car's type II for Wald χ² (Anova.II.mer): T's coefficients made orthogonal, in the metric of vcov(β),
   to the terms containing T's variables.
 
-The type III construction needs each term's full cell structure but not the data: the relation between
-cell columns and coded columns is algebra, so it is evaluated on a grid holding every level of every factor
-(and a few values of each numeric variable).  With empty cells in the data (aliased columns dropped from
-X) the data's relation differs; the table then says to read type III with care, as lmerTest does.
+The type III construction follows lmerTest on the model frame: the cell columns of each term (~ 0 + term)
+and a treatment-coded X are built from the fit's variables.  With empty cells the hypotheses depend on
+the data; lmerTest then says to interpret them with care, and so does the table.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +37,6 @@ DOOLITTLE_EPS = 1e-6
 ZERO_ROW = 1e-8
 # R's getOption("digits"), which zapsmall rounds to.
 ZAPSMALL_DIGITS = 7
-# Values given to each numeric variable on the grid: enough distinct points for cubic terms.
-NUMERIC_GRID = (1.0, 2.0, 3.0, 4.0)
-MAX_GRID_ROWS = 200_000
 _CATEGORICAL_CALL = re.compile(r"^\s*C\(\s*`?([^,`)]+?)`?\s*(,.*)?\)\s*$")
 
 
@@ -77,8 +72,8 @@ class TermStructure:
     terms: tuple[FixedTerm, ...]
     intercept: bool
     spec: Any
-    kept: np.ndarray
     levels: dict[str, tuple[Any, ...]]
+    variables: pd.DataFrame | None
 
     def containers(self, term: FixedTerm) -> list[FixedTerm]:
         return [other for other in self.terms if term.contained_in(other)]
@@ -92,7 +87,7 @@ def term_structure(design: Any) -> TermStructure:
     if isinstance(spec, NumericColumnsSpec):
         terms = tuple(FixedTerm(name, (name,), frozenset([name]), (position[spec.intercept + i],))
                       for i, name in enumerate(spec.columns) if spec.intercept + i in position)
-        return TermStructure(np.asarray(design.X), terms, spec.intercept, spec, kept, {})
+        return TermStructure(np.asarray(design.X), terms, spec.intercept, spec, {}, fixed.variables)
     kinds, levels = {}, {}
     for expression, (kind, state) in spec.encoder_state.items():
         kinds[expression] = getattr(kind, "value", str(kind))
@@ -108,7 +103,7 @@ def term_structure(design: Any) -> TermStructure:
             continue
         numerics = frozenset(v for v in variables if kinds.get(v) != "categorical")
         terms.append(FixedTerm(str(term), variables, numerics, tuple(indices)))
-    return TermStructure(np.asarray(design.X), tuple(terms), intercept, spec, kept, levels)
+    return TermStructure(np.asarray(design.X), tuple(terms), intercept, spec, levels, fixed.variables)
 
 
 # ---- numerical pieces of lmerTest ------------------------------------------------------------------
@@ -191,11 +186,10 @@ def wald_type2(structure: TermStructure, vcov: np.ndarray) -> dict[str, np.ndarr
 
 
 def type3_contrasts(structure: TermStructure) -> dict[str, np.ndarray]:
-    """SAS/lmerTest type III hypotheses, mapped from treatment coding to the fit's coding."""
-    grid = _level_grid(structure)
-    X_fit = np.asarray(structure.spec.get_model_matrix(grid, na_action="ignore", context=FORMULA_FUNCTIONS),
-                       dtype=float)[:, structure.kept]
-    cells, cell_terms, treatment = _cell_design(structure, grid)
+    """SAS/lmerTest type III hypotheses, built in treatment coding and mapped to the fit's coding."""
+    if structure.variables is None:
+        raise BayesmixedError("type III tests need the fit's model frame; this design was built without it")
+    cells, cell_terms, treatment, _ = _cell_design(structure, structure.variables)
     X_trt = cells[:, treatment]
     trt_terms = cell_terms[treatment]
     pseudo = np.linalg.pinv(X_trt)
@@ -211,8 +205,16 @@ def type3_contrasts(structure: TermStructure) -> dict[str, np.ndarray]:
         coefficients, *_ = np.linalg.lstsq(design, L[:, own], rcond=None)
         L[:, own] = zapsmall(L[:, own] - design @ coefficients)
     L = L[treatment]
-    to_fit = zapsmall(pseudo @ X_fit)
+    to_fit = zapsmall(pseudo @ structure.X)
     return {term.label: _nonzero_rows(L[:, by_term[term.label]].T) @ to_fit for term in structure.terms}
+
+
+def empty_cells(structure: TermStructure) -> list[str]:
+    """Cells of the model's terms (~ 0 + term columns) with no observation (lmerTest's "Missing cells")."""
+    if structure.variables is None:
+        return []
+    cells, owners, _, names = _cell_design(structure, structure.variables)
+    return [name for name, column, owner in zip(names, cells.T, owners) if owner >= 0 and not np.any(column)]
 
 
 def _raw_categorical(expression: str) -> str:
@@ -220,62 +222,54 @@ def _raw_categorical(expression: str) -> str:
     return match.group(1).strip() if match else expression.strip("`")
 
 
-def _level_grid(structure: TermStructure) -> pd.DataFrame:
-    """Every level combination of the categorical variables x a few values of each numeric one."""
-    raw_levels: dict[str, tuple[Any, ...]] = {}
-    for expression, levels in structure.levels.items():
-        raw = _raw_categorical(expression)
-        if raw in raw_levels and set(raw_levels[raw]) != set(levels):
-            raise BayesmixedError(f"type III tests need one set of levels per factor; {raw!r} is used with "
-                                  "different levels in different terms")
-        raw_levels[raw] = levels
-    required = sorted(structure.spec.required_variables)
-    values = [list(raw_levels[name]) if name in raw_levels else list(NUMERIC_GRID) for name in required]
-    size = int(np.prod([len(v) for v in values])) if values else 1
-    if size > MAX_GRID_ROWS:
-        raise BayesmixedError(f"type III tests need every combination of {', '.join(required)} ({size} "
-                              f"combinations, more than {MAX_GRID_ROWS}); use type='II' or 'I'")
-    grid = pd.DataFrame(list(itertools.product(*values)), columns=required)
-    for name, levels in raw_levels.items():
-        if name in grid:
-            grid[name] = pd.Categorical(grid[name], categories=list(levels))
-    return grid
+def _level_codes(frame: pd.DataFrame, variable: str, levels: tuple[Any, ...]) -> np.ndarray:
+    """Each row's level (0-based, in the fit's order) of a categorical variable."""
+    raw = _raw_categorical(variable)
+    if raw not in frame.columns:
+        raise BayesmixedError(f"type III tests cannot rebuild the factor {variable!r} from the data; use type='II'")
+    codes = pd.Categorical(frame[raw], categories=list(levels)).codes
+    if np.any(codes < 0):
+        raise BayesmixedError(f"type III tests cannot rebuild the levels of {variable!r} from the column {raw!r}; "
+                              "use type='II'")
+    return codes
 
 
-def _cell_design(structure: TermStructure, grid: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cell_design(structure: TermStructure, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """The cell-means columns (~ 0 + term per term, intercept first), the term of each column (-1: the
-    intercept), and which of them make the treatment-coded X (R's rule, aliased columns dropped)."""
+    intercept), which of them make the treatment-coded X (R's rule, aliased columns dropped), and names."""
     from formulaic import model_matrix
 
-    blocks, owners, treatment_mask = [], [], []
+    blocks, owners, treatment_mask, names = [], [], [], []
     if structure.intercept:
-        blocks.append(np.ones((len(grid), 1)))
+        blocks.append(np.ones((len(frame), 1)))
         owners.append(np.array([-1]))
         treatment_mask.append(np.array([True]))
+        names.append("(Intercept)")
     present = {frozenset(term.variables) for term in structure.terms}
     if structure.intercept:
         present.add(frozenset())
     for index, term in enumerate(structure.terms):
-        columns, reference = [np.ones(len(grid))], [False]
+        columns, reference, labels = [np.ones(len(frame))], [False], [""]
         for variable in term.variables:
             if variable in term.numerics:
-                values = np.asarray(model_matrix(f"0 + {variable}", grid, context=FORMULA_FUNCTIONS),
+                values = np.asarray(model_matrix(f"0 + {variable}", frame, context=FORMULA_FUNCTIONS),
                                     dtype=float)[:, 0]
                 columns = [c * values for c in columns]
+                labels = [f"{label}:{variable}" for label in labels]
                 continue
-            codes = grid[_raw_categorical(variable)].cat.codes.to_numpy()
-            n_levels = len(structure.levels[variable])
-            indicators = [(codes == k).astype(float) for k in range(n_levels)]
+            levels = structure.levels[variable]
+            codes = _level_codes(frame, variable, levels)
+            indicators = [(codes == k).astype(float) for k in range(len(levels))]
             # R's rule: a factor is coded by contrasts when the term without it is in the model.
             reduced = frozenset(v for v in term.variables if v != variable) in present
-            columns = [c * ind for ind in indicators for c in columns]
-            reference = [r or (reduced and k == 0) for k in range(n_levels) for r in reference]
+            columns = [c * indicator for indicator in indicators for c in columns]
+            reference = [r or (reduced and k == 0) for k in range(len(levels)) for r in reference]
+            labels = [f"{label}:{variable}{level}" for level in levels for label in labels]
         blocks.append(np.column_stack(columns))
         owners.append(np.full(len(columns), index))
         treatment_mask.append(~np.array(reference, dtype=bool))
+        names.extend(label[1:] for label in labels)
     cells = np.column_stack(blocks)
-    owner = np.concatenate(owners)
-    mask = np.concatenate(treatment_mask)
-    candidates = np.flatnonzero(mask)
+    candidates = np.flatnonzero(np.concatenate(treatment_mask))
     kept = candidates[independent_columns(cells[:, candidates])]
-    return cells, owner, kept
+    return cells, np.concatenate(owners), kept, names

@@ -6,6 +6,7 @@ References: tests/reference/make_fixed_anova_reference.R (lmerTest 3.1, pbkrtest
 from __future__ import annotations
 
 import json
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 import bayesmixed as bm
+from bayesmixed.design.fixed import RankDeficiencyWarning
 from bayesmixed.errors import BayesmixedError
 from bayesmixed.inference.fixed_anova import f_statistic_df
 from bayesmixed.inference.hypotheses import doolittle_lower
@@ -37,6 +39,9 @@ def reference() -> dict:
 
 @lru_cache(maxsize=None)
 def data(name: str, reversed_levels: bool = False) -> pd.DataFrame:
+    if name == "split_empty_cell":
+        split = data("split", reversed_levels)
+        return split[~((split["A"] == "a3") & (split["B"] == "b2"))]
     frame = pd.read_csv(REFERENCE_DIR / f"fixed_anova_{name}.csv")
     for column, levels in LEVELS[name].items():
         values = frame[column].astype(str)
@@ -48,7 +53,10 @@ def data(name: str, reversed_levels: bool = False) -> pd.DataFrame:
 @lru_cache(maxsize=None)
 def lmm_fit(case_id: str):
     case = reference()["lmm"][case_id]
-    return bm.lmer(case["formula"], data(case["data"]), REML=case["REML"])
+    with warnings.catch_warnings():
+        # the empty cell's column is aliased and dropped, as lme4 drops it (tested in tests/design)
+        warnings.simplefilter("ignore", RankDeficiencyWarning)
+        return bm.lmer(case["formula"], data(case["data"]), REML=case["REML"], weights=case.get("weights"))
 
 
 @lru_cache(maxsize=None)
@@ -58,8 +66,10 @@ def glmm_fit():
 
 
 def lmm_tables() -> list[tuple[str, str]]:
+    """Every lmerTest table, except Kenward-Roger's of the weighted fit: pbkrtest builds Var(y) without the
+    prior weights (σ²I where the model has σ²/w; test_kenward_roger_honours_prior_weights)."""
     return [(case_id, key) for case_id, case in reference()["lmm"].items() for key in case["tables"]
-            if not key.endswith("sum_coding")]
+            if not key.endswith("sum_coding") and not (case.get("weights") and "Kenward" in key)]
 
 
 def assert_matches_lmertest(frame: pd.DataFrame, expected: dict) -> None:
@@ -161,3 +171,24 @@ def test_doolittle_and_the_combined_df_are_lmertests():
     assert f_statistic_df(nu) == pytest.approx(2 * expectation / (expectation - 2))
     assert f_statistic_df(np.array([7.0, 7.0])) == 7.0
     assert f_statistic_df(np.array([1.5, 30.0])) == 2.0
+
+
+def test_kenward_roger_honours_prior_weights():
+    """Constant weights c only rescale σ² (σ²_w = cσ²): the test must not change.  pbkrtest, which puts σ²_w I
+    into Var(y), fails this; its weighted table differs from ours."""
+    split = data("split")
+    formula = reference()["lmm"]["split_weighted"]["formula"]
+    plain = bm.lmer(formula, split).anova(ddf="Kenward-Roger").frame
+    constant = bm.lmer(formula, split.assign(w=4.0), weights="w").anova(ddf="Kenward-Roger")
+    np.testing.assert_allclose(constant.frame["F value"], plain["F value"], rtol=1e-6)
+    np.testing.assert_allclose(constant.frame["DenDF"], plain["DenDF"], rtol=1e-6)
+    assert any("pbkrtest leaves the weights out" in note for note in constant.notes)
+    weighted = lmm_fit("split_weighted").anova(ddf="Kenward-Roger").frame
+    pbkrtest = reference()["lmm"]["split_weighted"]["tables"]["III_Kenward-Roger"]
+    assert not np.allclose(weighted["F value"], pbkrtest["f"], rtol=1e-3)
+
+
+def test_missing_cells_are_named_in_a_note_as_lmertest_does():
+    table = lmm_fit("split_empty_cell").anova()
+    assert any("missing cells for: Aa3:Bb2" in note for note in table.notes)
+    assert not lmm_fit("split").anova().notes

@@ -35,6 +35,8 @@ eta <- -0.3 + c(0, 0.6, -0.4)[as.integer(binom$A)] + 0.5 * (binom$B == "b2") + 0
 binom$y <- rbinom(nrow(binom), 1, plogis(eta))
 binom <- binom[runif(nrow(binom)) > 0.1, c("g", "A", "B", "x", "y")]
 
+# Prior weights for a weighted fit of the split plot (residual variance σ²/w).
+split$w <- 1 + seq_len(nrow(split)) %% 3
 write.csv(cake_data, csv_path("cake"), row.names = FALSE)
 write.csv(sleep, csv_path("sleep"), row.names = FALSE)
 write.csv(split, csv_path("split"), row.names = FALSE)
@@ -58,23 +60,33 @@ lmm_cases <- list(
   list(id = "cake", data = "cake", formula = "angle ~ recipe * temperature + (1 | recipe:replicate)", REML = TRUE),
   list(id = "sleep", data = "sleep", formula = "Reaction ~ block * group + (Days | Subject)", REML = TRUE),
   list(id = "split", data = "split", formula = "y ~ A * B + x + A:x + (1 | block) + (1 | block:A)", REML = TRUE),
-  list(id = "split_ml", data = "split", formula = "y ~ A * B + x + A:x + (1 | block) + (1 | block:A)", REML = FALSE)
+  list(id = "split_ml", data = "split", formula = "y ~ A * B + x + A:x + (1 | block) + (1 | block:A)", REML = FALSE),
+  list(id = "split_weighted", data = "split", formula = "y ~ A * B + (1 | block)", REML = TRUE, weights = "w"),
+  list(id = "split_no_intercept", data = "split", formula = "y ~ 0 + A + x + (1 | block)", REML = TRUE),
+  list(id = "split_covariate", data = "split", formula = "y ~ A + x * B + (1 | block)", REML = TRUE),
+  list(id = "split_empty_cell", data = "split_empty_cell", formula = "y ~ A * B + (1 | block)", REML = TRUE)
 )
-datasets <- list(cake = cake_data, sleep = sleep, split = split, binom = binom)
+datasets <- list(cake = cake_data, sleep = sleep, split = split, binom = binom,
+                 split_empty_cell = split[!(split$A == "a3" & split$B == "b2"), ])
 out <- list(R_version = R.version.string, lme4_version = as.character(packageVersion("lme4")),
             lmerTest_version = as.character(packageVersion("lmerTest")),
             pbkrtest_version = as.character(packageVersion("pbkrtest")),
             car_version = as.character(packageVersion("car")), lmm = list(), glmm = list())
 for (case in lmm_cases) {
-  fit <- lmer(as.formula(case$formula), datasets[[case$data]], REML = case$REML)
+  fit_case <- function() {
+    d <- datasets[[case$data]]
+    if (is.null(case$weights)) lmer(as.formula(case$formula), d, REML = case$REML)
+    else lmer(as.formula(case$formula), d, REML = case$REML, weights = d[[case$weights]])
+  }
+  fit <- suppressMessages(fit_case())
   tables <- list()
   for (type in c("III", "II", "I")) {
-    tables[[paste0(type, "_Satterthwaite")]] <- table_of(anova(fit, type = type, ddf = "Satterthwaite"))
+    tables[[paste0(type, "_Satterthwaite")]] <- table_of(suppressMessages(anova(fit, type = type, ddf = "Satterthwaite")))
     if (case$REML) tables[[paste0(type, "_Kenward-Roger")]] <- table_of(anova(fit, type = type, ddf = "Kenward-Roger"))
   }
   # Sum-to-zero coding gives the same type III table (lmerTest maps its hypotheses to the coding used).
   options(contrasts = c("contr.sum", "contr.poly"))
-  sum_fit <- lmer(as.formula(case$formula), datasets[[case$data]], REML = case$REML)
+  sum_fit <- suppressMessages(fit_case())
   options(contrasts = c("contr.treatment", "contr.poly"))
   tables[["III_Satterthwaite_sum_coding"]] <- table_of(anova(sum_fit, type = "III"))
   out$lmm[[case$id]] <- c(case, list(loglik = as.numeric(logLik(fit)), tables = tables))
