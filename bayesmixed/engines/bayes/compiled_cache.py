@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-COMPILED_MODULES = ("kernels", "nuts", "conditional")
+COMPILED_MODULES = ("factors", "joint", "kernels", "nuts", "conditional")
 MARKER = "bayesmixed-bayes-engine.fingerprint"
 
 

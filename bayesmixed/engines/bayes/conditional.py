@@ -1,6 +1,7 @@
-"""After sampling the marginal route: γ from its exact conditional, and per-group marginal log-likelihoods.
+"""After sampling a marginal route: γ from its exact conditional, and per-group marginal log-likelihoods.
 
 Given β, σ, C: u_i | y ~ N(w_i, σ² M_i⁻¹) with M_i = σ²I + C'Z_i'Z_iC, w_i = M_i⁻¹C'Z_i'r_i, and γ_i = C u_i.
+The joint route has the same form with one "group" holding every term: u | y ~ N(M⁻¹c, σ²M⁻¹), γ = Λu (joint.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import math
 
 import numpy as np
 
-from .kernels import LOG_2PI, assemble_factors, cholesky_inplace, compiled, lower_inverse
+from .factors import LOG_2PI, assemble_factors, cholesky_inplace, compiled, lower_inverse
+from .joint import apply_factor, effect_positions, joint_system, residual_cross
 from .nuts import random_normal
 
 
@@ -94,6 +96,40 @@ def marginal_ranef_draws(draws, model, rng, gamma):
                 for m in range(a + 1):
                     acc += C[a, m] * u[m]
                 gamma[s, i, a] = acc
+
+
+@compiled
+def joint_ranef_draws(draws, model, rng, gamma):
+    """Fill gamma (S, q) with one draw of all terms' γ = Λu, u ~ N(M⁻¹c, σ²M⁻¹), per draw of (β, σ, C)
+    (NaN where M is not positive definite)."""
+    ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, _ = model
+    p, sigma_index, K = ints[2], ints[4], ints[6]
+    A = ZtZ[0]
+    q = A.shape[0]
+    positions = effect_positions(ints, q)
+    C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
+    AL, M, Linv = np.empty((q, q)), np.empty((q, q)), np.zeros((q, q))
+    b, c, z, u = np.empty(q), np.empty(q), np.empty(q), np.empty(q)
+    for s in range(draws.shape[0]):
+        x = draws[s]
+        assemble_factors(x, ints, priors, C, L, sd)
+        sigma = math.exp(x[sigma_index])
+        residual_cross(Zty[0], ZtX[0], x[:p], b)
+        if joint_system(C, A, b, sigma * sigma, positions, AL, M, c) == -np.inf:
+            gamma[s, :] = np.nan
+            continue
+        lower_inverse(M, Linv, q)
+        for a in range(q):  # z = Linv c + σ e, so that u = Linv' z = M⁻¹c + σ Linv' e
+            acc = 0.0
+            for m in range(a + 1):
+                acc += Linv[a, m] * c[m]
+            z[a] = acc + sigma * random_normal(rng)
+        for a in range(q):
+            acc = 0.0
+            for m in range(a, q):
+                acc += Linv[m, a] * z[m]
+            u[a] = acc
+        apply_factor(C, positions, u, gamma[s])
 
 
 @compiled

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import FULL, MARGINAL, ParameterLayout, make_layout, marginal_supported, pack_model
+from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_JOINT, ParameterLayout, is_marginal, make_layout,
+                     marginal_supported, pack_model)
 from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
 from .seeds import PRIOR, START, generator
 
@@ -29,8 +30,9 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
 
     sampler "numba" (default) runs bayesmixed's compiled NUTS on a kernel cached across processes;
     "pymc", "nutpie" and "numpyro" sample the PyMC model (full non-centred route) with those backends.
-    marginalize: None picks the marginal route (γ integrated out, drawn afterwards) for gaussian models
-    whose random terms share one grouping factor, the full non-centred route otherwise.
+    marginalize: None picks a marginal route (γ integrated out, drawn afterwards from its exact conditional) for
+    every gaussian model: per group when the random terms share one grouping factor, jointly over all terms for
+    crossed and nested ones (up to JOINT_MAX_Q random effects); the full non-centred route otherwise.
     centred: True or grouping-factor names whose effects the full route samples centred (γ ~ N(0, Σ) directly),
     which mixes better when every level has many rows; implies the full route.
     """
@@ -45,7 +47,7 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     prior_set = resolve_priors(design, priors)
     centred_groups = resolve_centred(design, centred, sampler)
     route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
-    if centred_groups and route == MARGINAL:
+    if centred_groups and is_marginal(route):
         raise BayesmixedError("centred= applies to the full route, where γ is sampled; drop marginalize=True")
     from .result import BayesFit
 
@@ -109,19 +111,27 @@ def resolve_centred(design: Design, centred: bool | Iterable[str], sampler: str)
 
 
 def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
-    """MARGINAL or FULL: marginalize= if given and possible (else a BayesmixedError saying why), else the default."""
-    supported = marginal_supported(design)
-    if marginalize is None:
-        return MARGINAL if supported and sampler == "numba" else FULL
-    if marginalize and not supported:
-        why = ("the family is not gaussian" if design.family != "gaussian" else
-               "its random terms do not share one grouping factor" if design.terms else "it has no random terms")
-        raise BayesmixedError(f"marginalize=True needs a gaussian model whose random terms share one grouping factor; "
-                              f"{why}. Use marginalize=False (the full non-centred model).")
-    if marginalize and sampler != "numba":
+    """MARGINAL, MARGINAL_JOINT or FULL: marginalize= if given and possible (else a BayesmixedError saying why),
+    else a marginal route for every gaussian model (the per-group one when all terms share one grouping factor and
+    the model is unweighted, the joint one up to JOINT_MAX_Q random effects), FULL otherwise."""
+    if marginalize is False:
+        return FULL
+    if design.family != "gaussian" or not design.terms:
+        if marginalize is None:
+            return FULL
+        why = "the family is not gaussian" if design.family != "gaussian" else "it has no random terms"
+        raise BayesmixedError(f"marginalize=True needs a gaussian model with random terms; {why}. "
+                              "Use marginalize=False (the full non-centred model).")
+    if sampler != "numba":
+        if marginalize is None:
+            return FULL
         raise BayesmixedError(f"the marginal route runs on sampler='numba'; sampler={sampler!r} samples the full "
                               "non-centred PyMC model (marginalize=False)")
-    return MARGINAL if marginalize else FULL
+    if marginal_supported(design):
+        return MARGINAL
+    if marginalize is None and design.q > JOINT_MAX_Q:  # the joint route's dense O(q³) Cholesky would dominate
+        return FULL
+    return MARGINAL_JOINT
 
 
 def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> np.ndarray:
@@ -154,7 +164,7 @@ def starting_points(design: Design, layout: ParameterLayout, priors: PriorSet, m
     from .start import laplace_start
 
     x0 = initial_point(design, layout, priors)
-    if layout.route == MARGINAL:
+    if is_marginal(layout.route):
         coordinates = np.arange(layout.size)
     else:  # β and log σ: the random-effect coordinates have no curvature to speak of at u = 0
         coordinates = np.arange(layout.p + (1 if layout.sigma_index >= 0 else 0))

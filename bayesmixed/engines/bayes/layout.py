@@ -5,6 +5,9 @@ correlated term with k_t > 1, k_t(k_t−1)/2 free values z that map to the Chole
 correlation matrix through tanh (Stan's canonical partial correlations); on the full route, then each
 term's standard-normal u_t (levels x k_t, level-major), with γ_j = diag(sd_t) L_t u_j.
 
+Routes: MARGINAL (gaussian, every term on one grouping factor: per-group sufficient statistics, kernels.py),
+MARGINAL_JOINT (gaussian, any crossed or nested terms: γ of all terms integrated out together, joint.py), FULL.
+
 The packed model is one tuple of arrays with fixed dtypes and ranks, so the kernel and the sampler
 compile once for every model structure and their numba cache is reused across processes.
 """
@@ -22,10 +25,13 @@ if TYPE_CHECKING:
     from ...design.types import Design
 
 FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2}
-MARGINAL, FULL = 0, 1
+MARGINAL, FULL, MARGINAL_JOINT = 0, 1, 2
+ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal"}
+# The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
+JOINT_MAX_Q = 400
 
 # Header of the int array the kernel reads; then TERM_INTS ints per term.
-HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal), K (marginal), n_params
+HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal; 1 on the joint route), K, n_params
 TERM_INTS = 9  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row, centred
 
 
@@ -90,9 +96,23 @@ def make_layout(design: Design, route: int, centred: frozenset[str] = frozenset(
     return ParameterLayout(route, design.family, design.p, sigma_index, tuple(terms), index)
 
 
+def is_marginal(route: int) -> bool:
+    """Whether γ is integrated out while sampling (and drawn afterwards from its exact conditional)."""
+    return route in (MARGINAL, MARGINAL_JOINT)
+
+
+def design_weights(design: Design) -> np.ndarray | None:
+    """The gaussian prior weights (residual variance σ²/wᵢ), None when all are one or the design has none."""
+    weights = getattr(design, "weights", None)
+    if weights is None or design.family != "gaussian":
+        return None
+    weights = np.asarray(weights, dtype=float)
+    return None if np.all(weights == 1.0) else weights
+
+
 def marginal_supported(design: Design) -> bool:
-    """The per-group marginal needs a gaussian model whose terms all share one grouping (same level codes)."""
-    if design.family != "gaussian" or not design.terms:
+    """The per-group marginal needs an unweighted gaussian model whose terms all share one grouping (same level codes)."""
+    if design.family != "gaussian" or not design.terms or design_weights(design) is not None:
         return False
     first = design.terms[0]
     return all(t.n_levels == first.n_levels and np.array_equal(t.codes, first.codes) for t in design.terms[1:])
@@ -125,13 +145,18 @@ def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tup
     X = writable(design.X)
     y = writable(design.y)
     offset = writable(design.offset if design.offset is not None else np.zeros(n))
-    trials = writable(design.trials if design.trials is not None else np.ones(n))
+    weights = design_weights(design)
+    # gaussian: the prior weights ride in the trials slot (the full route's residual precision wᵢ/σ²)
+    trials = writable(design.trials if design.trials is not None else weights if weights is not None else np.ones(n))
     zmat = writable(np.hstack([t.matrix for t in design.terms]) if n_terms else np.zeros((n, 0)))
     codes = writable(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), np.int64)
-    n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
+    n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else int(layout.route == MARGINAL_JOINT)
     ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
-    if layout.route == MARGINAL:
-        ZtZ, ZtX, Zty, XtX, vec = group_statistics(X, y - offset, zmat, codes[:, 0], n_groups)
+    if is_marginal(layout.route):
+        if layout.route == MARGINAL:
+            ZtZ, ZtX, Zty, XtX, vec = group_statistics(X, y - offset, zmat, codes[:, 0], n_groups)
+        else:
+            ZtZ, ZtX, Zty, XtX, vec = joint_statistics(X, y - offset, design.Z, weights)
         # The full-route arrays are not read on this route: pass empty ones of the same rank.
         X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
     else:
@@ -155,6 +180,18 @@ def group_statistics(X: np.ndarray, y: np.ndarray, zmat: np.ndarray, codes: np.n
     counts = np.bincount(codes, minlength=G).astype(np.float64)
     vec = np.concatenate([X.T @ y, [y @ y, float(len(y))], counts])
     return ZtZ, ZtX, Zty, np.ascontiguousarray(X.T @ X), vec
+
+
+def joint_statistics(X: np.ndarray, y: np.ndarray, Z, weights: np.ndarray | None):
+    """Z'WZ (1,q,q), Z'WX (1,q,p), Z'Wy (1,q); X'WX (p,p); vec = [X'Wy (p), y'Wy, n, Σ log wᵢ] (W = diag(weights))."""
+    root = np.sqrt(weights) if weights is not None else np.ones(len(y))
+    Xw, yw = X * root[:, None], y * root
+    Zw = Z.multiply(root[:, None]).tocsc()  # (n, q) sparse, rows scaled by √wᵢ
+    ZtZ = Zw.T @ Zw
+    ZtZ = ZtZ.toarray() if hasattr(ZtZ, "toarray") else np.asarray(ZtZ)
+    vec = np.concatenate([Xw.T @ yw, [yw @ yw, float(len(y)), float(np.log(weights).sum()) if weights is not None else 0.0]])
+    return (writable(ZtZ[None]), writable(np.asarray(Zw.T @ Xw)[None]), writable(np.asarray(Zw.T @ yw)[None]),
+            writable(Xw.T @ Xw), vec)
 
 
 def constrain_draws(layout: ParameterLayout, draws: np.ndarray) -> dict[str, np.ndarray]:

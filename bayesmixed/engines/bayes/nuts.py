@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 
-from .kernels import cholesky_inplace, compiled, log_density
+from .factors import cholesky_inplace, compiled
+from .kernels import log_density
 
 # Indices into a chain's float state.
 LP, STEP, MU, S_BAR, X_BAR, DA_COUNT, WELFORD_N, WARMUP_STEPS = range(8)
