@@ -93,12 +93,18 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
         raise BayesmixedError(f"{fit.design.formula!r} has no fixed-effect terms to test beyond the intercept")
     notes = _design_notes(structure, kind)
     if fit.design.family != "gaussian":
+        if kind == "I" or method == "Kenward-Roger":
+            raise BayesmixedError(f"a {fit.design.family} GLMM gets Wald χ² tests of type 'II' or 'III' "
+                                  "(car::Anova's); " + ("sequential type I tests are for linear mixed models" if kind == "I" else
+                                     "denominator df (ddf) are for the F-tests of linear mixed models"))
         return _wald_tests(fit, structure, kind, notes)
     hypotheses = contrasts(structure, kind)
     if method == "Kenward-Roger":
+        from ..engines.threads import engine_threads
         from .kenward_roger import kenward_roger
 
-        adjusted = kenward_roger(fit)
+        with engine_threads():  # one BLAS thread: many threads on n x n products of a few hundred only contend
+            adjusted = kenward_roger(fit)
         if getattr(fit.design, "weights", None) is not None:
             notes.append("prior weights: Kenward-Roger's Var(y) has residual part σ²/w here; pbkrtest leaves the "
                          "weights out of it (σ²I), so its numbers for weighted fits differ")

@@ -150,6 +150,10 @@ def test_bad_options_are_refused_with_the_reason():
         lmm_fit("split").anova(type="IV")
     with pytest.raises(BayesmixedError, match="ddf must be"):
         lmm_fit("split").anova(ddf="containment")
+    with pytest.raises(BayesmixedError, match="GLMM.*'II' or 'III'.*sequential"):
+        glmm_fit().anova(type="I")
+    with pytest.raises(BayesmixedError, match="GLMM.*denominator df"):
+        glmm_fit().anova(ddf="Kenward-Roger")
     intercept_only = bm.lmer("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     with pytest.raises(BayesmixedError, match="no fixed-effect terms"):
         intercept_only.anova()
