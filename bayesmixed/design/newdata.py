@@ -16,16 +16,18 @@ if TYPE_CHECKING:
     from .types import Design
 
 
-def _check_columns(design: "Design", newdata: pd.DataFrame) -> None:
+def _check_columns(design: "Design", newdata: pd.DataFrame, random: bool) -> None:
     if not isinstance(newdata, pd.DataFrame):
         raise DataError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     needed = set(design.fixed.spec.required_variables)
-    for term in design.terms:
+    for term in design.terms if random else ():
         needed |= set(term.lhs_spec.required_variables) | set(term.group_factors)
     for name in sorted(needed):
         if name not in newdata.columns:
             raise unknown_column(name, newdata.columns, where="newdata")
     for name, seen in design.factor_levels.items():
+        if name not in needed:  # a factor of the random part only, not asked for when random=False
+            continue
         values = newdata[name]
         if values.isna().any():
             raise DataError(f"newdata column {name!r} has missing values in {int(values.isna().sum())} row(s)")
@@ -37,12 +39,17 @@ def _check_columns(design: "Design", newdata: pd.DataFrame) -> None:
             )
 
 
-def new_data_matrices(design: "Design", newdata: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """X_new (m x p) and, per term, (level codes with -1 for unseen levels, term matrix m x k)."""
-    _check_columns(design, newdata)
+def new_data_matrices(design: "Design", newdata: pd.DataFrame, random: bool = True,
+                      ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """X_new (m x p) and, per term, (level codes with -1 for unseen levels, term matrix m x k).
+
+    random=False builds X only (per_term empty), so the grouping factors and the random terms'
+    covariates need not be in `newdata`: population-level prediction, lme4's re.form = NA.
+    """
+    _check_columns(design, newdata, random)
     X = design.fixed.matrix_for(newdata)
     per_term = []
-    for term in design.terms:
+    for term in design.terms if random else ():
         matrix = matrix_on_new_data(term.lhs_spec, newdata)
         per_term.append((new_level_codes(term, newdata), matrix))
     return X, per_term

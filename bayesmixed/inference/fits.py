@@ -22,11 +22,9 @@ REML_FIXED_EFFECTS_EXPLANATION = (
 
 
 def is_bayesian(fit: Any) -> bool:
-    """Posterior fits carry draws (`idata`); frequentist ones a log-likelihood at an optimum.
-
-    The class is inspected, not the instance: touching `fit.idata` would build the InferenceData.
-    """
-    return hasattr(type(fit), "idata")
+    """Posterior fits are made of draws; frequentist ones of a log-likelihood at an optimum (the fit contract's
+    `is_bayes`, results.contract)."""
+    return bool(getattr(fit, "is_bayes", False))
 
 
 def is_reml(fit: Any) -> bool:

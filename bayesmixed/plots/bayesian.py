@@ -12,10 +12,9 @@ if TYPE_CHECKING:
 
 
 def _idata(fit: Any):
-    idata = getattr(fit, "idata", None)
-    if idata is None:
+    if not getattr(fit, "is_bayes", False):
         raise BayesmixedError("trace, rank and posterior predictive plots need a Bayesian fit (method='bayes')")
-    return idata
+    return fit.idata
 
 
 def _figure_of(axes, title: str) -> "Figure":

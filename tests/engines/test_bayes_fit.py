@@ -53,7 +53,7 @@ def test_result_surface(sleep_fit, sleep_design):
     assert list(vc.columns) == ["grp", "var1", "var2", "vcov", "sdcor"] and len(vc) == 4
     assert vc["sdcor"].iloc[0] == pytest.approx(sleep_fit.parameters.loc["sd(Subject:(Intercept))", "median"])
     assert sleep_fit.sigma == pytest.approx(sleep_fit.parameters.loc["sigma", "median"])
-    assert 0 < sleep_fit.icc().loc["Subject", "median"] < 1
+    assert 0 < sleep_fit.icc().loc["Subject", "icc"] < 1
     fitted = sleep_fit.fitted()
     assert fitted.shape == (180,) and fitted.index.equals(sleep_design.row_index)
     np.testing.assert_allclose(sleep_fit.residuals(), sleep_design.y - fitted)
@@ -61,24 +61,25 @@ def test_result_surface(sleep_fit, sleep_design):
     population = sleep_design.X @ sleep_fit.beta_draws.mean(axis=0) + sleep_design.offset  # re=False: γ = 0
     np.testing.assert_allclose(sleep_fit.fitted(re=False), population, rtol=1e-10)
     np.testing.assert_allclose(sleep_fit.residuals(re=False), sleep_design.y - population, rtol=1e-10)
-    with pytest.raises(bm.BayesmixedError, match="unknown residual kind 'deviance'"):
-        sleep_fit.residuals("deviance")
+    np.testing.assert_allclose(sleep_fit.residuals("deviance"), sleep_fit.residuals("response"))
+    with pytest.raises(bm.BayesmixedError, match="unknown residual kind 'working'"):
+        sleep_fit.residuals("working")
     text = sleep_fit.summary()
     assert "R-hat" in text and "cor(Subject:(Intercept),Days)" in text and "all checks passed" in text
 
 
 def test_predict_new_levels_reproducible(sleep_fit):
     new = pd.DataFrame({"Days": [0.0, 5.0, 5.0], "Subject": ["308", "308", "new"]})
-    first = sleep_fit.predict(new, seed=3)
-    again = sleep_fit.predict(new, seed=3)
-    pd.testing.assert_frame_equal(first, again)
-    assert first.loc[2, "sd"] > 2 * first.loc[1, "sd"]  # a new subject carries the population spread
+    first = sleep_fit.predict_draws(new, allow_new_levels=True, seed=3)
+    again = sleep_fit.predict_draws(new, allow_new_levels=True, seed=3)
+    np.testing.assert_array_equal(first, again)
+    sd = first.std(axis=0)
+    assert sd[2] > 2 * sd[1]  # a new subject carries the population spread
     with pytest.raises(bm.DataError, match="not seen in the fit") as raised:
-        sleep_fit.predict(new, allow_new_levels=False)
+        sleep_fit.predict(new)  # allow_new_levels defaults to False, as on every fit
     assert isinstance(raised.value, NewLevelError)  # the frequentist fits' exception
-    in_sample = sleep_fit.predict()
-    np.testing.assert_allclose(in_sample["mean"], sleep_fit.fitted())
-    np.testing.assert_allclose(sleep_fit.predict(re=False)["mean"], sleep_fit.fitted(re=False))
+    np.testing.assert_allclose(sleep_fit.predict(), sleep_fit.fitted())
+    np.testing.assert_allclose(sleep_fit.predict(re=False), sleep_fit.fitted(re=False))
 
 
 def test_inference_data(sleep_fit):
@@ -142,7 +143,7 @@ def test_every_random_use_has_its_own_stream(sleep_design, monkeypatch):
     monkeypatch.setattr(seeds, "stream", recording)
     fit = fit_bayes(sleep_design, seed=5, draws=20, tune=20, chains=3, progressbar=False, warn=False)
     fit.ranef_samples
-    fit.predict(pd.DataFrame({"Days": [1.0], "Subject": ["new"]}))
+    fit.predict(pd.DataFrame({"Days": [1.0], "Subject": ["new"]}), allow_new_levels=True)
     fit.predictive_draws()
     fit_bayes(sleep_design, seed=5, draws=20, chains=1, prior_only=True)
     assert sorted(used) == sorted([(seeds.CHAIN, c) for c in range(3)] + [(seeds.START, 0), (seeds.RANEF, 0),

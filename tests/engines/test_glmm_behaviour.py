@@ -140,7 +140,7 @@ def test_fitted_residuals_and_predict_agree():
     fit = cbpp_fit()
     data = bm.datasets.load("cbpp")
     mu = fit.fitted().to_numpy()
-    eta = fit.fitted(type="link").to_numpy()
+    eta = fit.fitted(scale="link").to_numpy()
     np.testing.assert_allclose(mu, 1 / (1 + np.exp(-eta)))
     assert np.all((mu > 0) & (mu < 1))
     proportion = data["incidence"] / data["size"]
@@ -153,17 +153,17 @@ def test_fitted_residuals_and_predict_agree():
     saturated = saturated_constant(fit.problem)
     assert np.sum(deviance**2) + saturated == pytest.approx(fit.modes.conditional_deviance, rel=1e-10)
     np.testing.assert_allclose(fit.predict(data).to_numpy(), mu)
-    np.testing.assert_allclose(fit.predict(data, type="link").to_numpy(), eta)
-    population = fit.predict(data, re=False, type="link").to_numpy()
+    np.testing.assert_allclose(fit.predict(data, scale="link").to_numpy(), eta)
+    population = fit.predict(data, re=False, scale="link").to_numpy()
     np.testing.assert_allclose(population, fit.design.X @ fit.beta)
     new_herd = data.iloc[:4].assign(herd="a new herd")
     with pytest.raises(NewLevelError, match="herd"):
         fit.predict(new_herd)
-    np.testing.assert_allclose(fit.predict(new_herd, allow_new_levels=True, type="link").to_numpy(), population[:4])
+    np.testing.assert_allclose(fit.predict(new_herd, allow_new_levels=True, scale="link").to_numpy(), population[:4])
     with pytest.raises(BayesmixedError, match="kind"):
         fit.residuals("working")
-    with pytest.raises(BayesmixedError, match="type"):
-        fit.fitted(type="probability")
+    with pytest.raises(BayesmixedError, match="scale"):
+        fit.fitted(scale="probability")
 
 
 def test_simulate_draws_in_the_designs_form_and_is_reproducible():

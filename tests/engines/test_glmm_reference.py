@@ -92,7 +92,7 @@ def test_cbpp_residuals_and_fitted_match_glmer():
     ref = extra()["cbpp_agq25"]
     fit = fit_cbpp(25)
     np.testing.assert_allclose(fit.fitted().to_numpy(), ref["fitted"], atol=1e-5)
-    np.testing.assert_allclose(fit.fitted(type="link").to_numpy(), ref["linear_predictor"], atol=1e-4)
+    np.testing.assert_allclose(fit.fitted(scale="link").to_numpy(), ref["linear_predictor"], atol=1e-4)
     for kind in ("deviance", "pearson", "response"):
         np.testing.assert_allclose(fit.residuals(kind).to_numpy(), ref["residuals"][kind], atol=1e-4)
     laplace = fit_cbpp()

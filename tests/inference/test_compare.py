@@ -81,7 +81,7 @@ def test_side_by_side_lines_up_ml_reml_and_bayes():
     assert list(frame.index) == expected_rows
     assert frame.loc["sd_Days|Subject", ("reml", "estimate")] == pytest.approx(5.92213765889808, rel=1e-5)
     assert frame.loc["sigma", ("ml", "estimate")] == pytest.approx(ml.sigma)
-    assert frame.loc["icc_Subject", ("reml", "estimate")] == pytest.approx(reml.icc().iloc[0])
+    assert frame.loc["icc_Subject", ("reml", "estimate")] == pytest.approx(reml.icc()["icc"].iloc[0])
     assert frame.loc["logLik", ("ml", "estimate")] == pytest.approx(ml.loglik)
     assert np.isnan(frame.loc["logLik", ("bayes", "estimate")])
     # every fixed effect and variance parameter has an interval containing its estimate

@@ -49,8 +49,10 @@ def test_residuals(sleep_fit):
     np.testing.assert_allclose(sleep_fit.residuals(re=False), y - sleep_fit.fitted(re=False), rtol=1e-12)
     # Conditional residuals are orthogonal to X (the fixed-effects normal equations).
     np.testing.assert_allclose(sleep_fit.design.X.T @ sleep_fit.residuals().to_numpy(), 0.0, atol=1e-8)
+    # Gaussian deviance residuals are the response residuals (the contract's default kind)
+    np.testing.assert_allclose(sleep_fit.residuals("deviance"), sleep_fit.residuals("response"), rtol=1e-12)
     with pytest.raises(bm.BayesmixedError, match="unknown residual kind"):
-        sleep_fit.residuals("deviance")
+        sleep_fit.residuals("working")
 
 
 def test_predict_on_training_data_equals_fitted(sleep, sleep_fit):
@@ -91,12 +93,12 @@ def test_simulate_is_seeded_and_has_the_model_moments():
 def test_icc(penicillin_fit, sleep_fit):
     dye = bm.lmer("Yield ~ 1 + (1 | Batch)", bm.datasets.load("dyestuff"))
     t2 = dye.theta[0] ** 2
-    assert dye.icc()["Batch"] == pytest.approx(t2 / (t2 + 1), rel=1e-12)
+    assert dye.icc().loc["Batch", "icc"] == pytest.approx(t2 / (t2 + 1), rel=1e-12)
     vc = penicillin_fit.varcorr.set_index("grp")["vcov"]
-    icc = penicillin_fit.icc()
+    icc = penicillin_fit.icc()["icc"]
     assert icc["plate"] == pytest.approx(vc["plate"] / vc.sum(), rel=1e-12)
     assert icc["sample"] == pytest.approx(vc["sample"] / vc.sum(), rel=1e-12)
-    slope_icc = sleep_fit.icc()
+    slope_icc = sleep_fit.icc()["icc"]
     assert list(slope_icc.index) == ["Subject"]
     intercept_var = sleep_fit.varcorr["vcov"].iloc[0]
     assert slope_icc["Subject"] == pytest.approx(intercept_var / (intercept_var + sleep_fit.sigma**2))

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import MARGINAL
-from .prior import sd_name
 from .result import BayesFit
 
 if TYPE_CHECKING:
@@ -30,12 +29,10 @@ def posterior_dict(fit: BayesFit) -> tuple[dict, dict, dict]:
     for label, term, t, gamma in zip(group_labels(d.terms), d.terms, fit.layout.terms, fit.ranef_samples):
         column_dim, level_dim = f"{label}_column", f"{label}_level"
         coords[column_dim], coords[level_dim] = list(term.columns), list(term.levels)
-        variables[f"sd_{label}"] = np.stack([fit.draws[sd_name(t.group, c)] for c in t.columns], axis=-1)
+        variables[f"sd_{label}"] = fit.posterior.sds(t).reshape(shape + (t.k,))
         dims[f"sd_{label}"] = [column_dim]
         if t.correlated:
-            from .posterior import correlation_matrices
-
-            variables[f"cor_{label}"] = correlation_matrices(fit._chol_draws(t)).reshape(shape + (t.k, t.k))
+            variables[f"cor_{label}"] = fit.posterior.correlations(t).reshape(shape + (t.k, t.k))
             coords[f"{column_dim}_bis"] = list(term.columns)
             dims[f"cor_{label}"] = [column_dim, f"{column_dim}_bis"]
         variables[f"ranef_{label}"] = gamma.reshape(shape + gamma.shape[1:])

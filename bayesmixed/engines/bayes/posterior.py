@@ -1,15 +1,17 @@
 """Draw-level quantities of a Bayesian fit: named parameter draws, γ draws, linear predictors, log-likelihoods.
 
-Arrays carry draws flattened to S = chains x draws in front unless said otherwise.
+Arrays carry draws flattened to S = chains x draws in front unless said otherwise.  `PosteriorDraws` is the
+part of a BayesFit that holds the draws; prediction.py and inference_data.py read them through it.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import MARGINAL, ParameterLayout, constrain_draws
+from .layout import MARGINAL, ParameterLayout, constrain_draws, correlation_cholesky, pack_model
 from .prior import correlation_name, sd_name
 from .seeds import RANEF, compiled_state
 
@@ -17,6 +19,92 @@ if TYPE_CHECKING:
     from ...design.types import Design
 
 CHUNK = 256  # draws per block when an (S, n) array would be large
+
+
+class PosteriorDraws:
+    """The draws of a Bayesian fit (unconstrained (chains, draws, D) in the layout), constrained and named.
+
+    `model` is the kernel's packed model (layout.pack_model), packed on first use when the sampler did not.
+    """
+
+    def __init__(self, design: Design, layout: ParameterLayout, priors, unconstrained: np.ndarray,
+                 seed: int | None, model: tuple | None = None):
+        self.design = design
+        self.layout = layout
+        self.priors = priors
+        self.unconstrained = unconstrained
+        self.seed = seed
+        self._model = model
+        self.named = named_draws(layout, design, unconstrained)  # {name: (chains, draws)}
+
+    @property
+    def n_chains(self) -> int:
+        return self.unconstrained.shape[0]
+
+    @property
+    def n_draws(self) -> int:
+        return self.unconstrained.shape[1]
+
+    @property
+    def size(self) -> int:
+        """S = chains x draws."""
+        return self.n_chains * self.n_draws
+
+    @property
+    def flat(self) -> np.ndarray:
+        """(S, D) unconstrained draws."""
+        return self.unconstrained.reshape(-1, self.unconstrained.shape[-1])
+
+    def flat_named(self, name: str) -> np.ndarray:
+        return self.named[name].reshape(-1)
+
+    @property
+    def packed_model(self) -> tuple:
+        if self._model is None:
+            self._model = pack_model(self.design, self.layout, self.priors)
+        return self._model
+
+    @property
+    def beta(self) -> np.ndarray:
+        """(S, p) fixed-effect draws."""
+        if not self.design.p:
+            return np.zeros((self.size, 0))
+        return np.stack([self.flat_named(n) for n in self.design.fixef_names], axis=1)
+
+    @property
+    def sigma(self) -> np.ndarray | None:
+        """(S,) residual sd draws; None for families without one."""
+        return self.flat_named("sigma") if "sigma" in self.named else None
+
+    def correlation_cholesky(self, term) -> np.ndarray:
+        """(S, k, k) Cholesky factors of a correlated layout term's correlation matrix."""
+        return correlation_cholesky(self.flat[:, term.corr_index:term.corr_index + term.n_corr], term.k)
+
+    def correlations(self, term) -> np.ndarray:
+        """(S, k, k) correlation matrices of a layout term (identity when uncorrelated)."""
+        if not term.correlated:
+            return np.broadcast_to(np.eye(term.k), (self.size, term.k, term.k))
+        return correlation_matrices(self.correlation_cholesky(term))
+
+    def sds(self, term) -> np.ndarray:
+        """(S, k) random-effect sd draws of a layout term."""
+        return np.stack([self.flat_named(sd_name(term.group, c)) for c in term.columns], axis=1)
+
+    def covariances(self) -> list[np.ndarray]:
+        """Per term the (S, k, k) covariance of one level's γ, diag(sd) R diag(sd)."""
+        out = []
+        for t in self.layout.terms:
+            sd = self.sds(t)
+            out.append(self.correlations(t) * sd[:, :, None] * sd[:, None, :])
+        return out
+
+    @cached_property
+    def ranef(self) -> list[np.ndarray]:
+        """Per term γ draws (S, levels, k), seeded from the fit's seed."""
+        model = self.packed_model if self.layout.route == MARGINAL else None
+        return ranef_draws(self.layout, self.design, model, self.unconstrained, self.seed)
+
+
 
 
 def named_draws(layout: ParameterLayout, design: Design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,7 +1,12 @@
-"""BayesFit: the frequentist fit's surface (fixef, se, ranef, varcorr, sigma, icc, predict, summary) from draws."""
+"""BayesFit: the shared fit contract (results.contract) from posterior draws, and what only draws give.
+
+The fit is made of three parts: its draws (posterior.PosteriorDraws), predictions from them (prediction.py)
+and its report (report.py, diagnostics.py, inference_data.py); this class puts them behind the contract.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -9,12 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ...errors import BayesmixedError, DataError
-from ...results.prediction import NewLevelError
+from ...results.contract import check_residual_kind
+from ...results.icc import distribution_variance, icc_frame, icc_scale, intercept_variances
+from ...results.prediction import check_prediction_options, interval_frame, interval_note, prediction_rows
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
-from .layout import MARGINAL, ParameterLayout, pack_model
-from .posterior import (correlation_matrices, draw_response, eta_chunks, inverse_link, named_draws, new_level_effects,
-                        pointwise_loglik, ranef_draws)
-from .prior import PriorSet, sd_name
+from .layout import MARGINAL, ParameterLayout
+from .posterior import PosteriorDraws, draw_response
+from .prediction import LINKS, mean_draws, observation_loglik, response_draws
+from .prior import PriorSet
 from .seeds import PREDICT, PREDICTIVE, generator
 
 if TYPE_CHECKING:
@@ -24,16 +31,20 @@ if TYPE_CHECKING:
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))"}
-RESIDUAL_KINDS = ("response", "pearson")
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
+NEW_LEVEL_REMEDY = "draw their effects from the population distribution N(0, Σ)"
+CONFINT_METHODS = ("quantile",)
 
 
 class BayesFit:
-    """Posterior draws of a mixed model with lme4-style accessors; point values are posterior medians.
+    """Posterior draws of a mixed model with the shared fit surface; point values are posterior medians
+    (fixef, sigma, varcorr) or means (ranef, fitted, predict).
 
     `idata` (ArviZ InferenceData) and `pymc_model` are built on first access.
     """
+
+    is_bayes = True
 
     def __init__(self, design: Design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
                  stats: np.ndarray | None, *, sampler: str, seed: int | None, max_depth: int, timings: dict[str, float],
@@ -41,16 +52,14 @@ class BayesFit:
         self.design = design
         self.priors = priors
         self.layout = layout
-        self.unconstrained = unconstrained  # (chains, draws, D)
+        self.posterior = PosteriorDraws(design, layout, priors, unconstrained, seed, model)
         self.sample_stats = stats  # (chains, draws, 7) or None
         self.sampler = sampler
         self.seed = seed
         self.max_depth = max_depth
         self.timings = timings
         self.is_prior = is_prior
-        self._model = model  # layout.pack_model's tuple when the sampler built it
-        self._fitted_means: dict[bool, np.ndarray] = {}  # fitted(re) by re
-        self.draws = named_draws(layout, design, unconstrained)  # {name: (chains, draws)}
+        self._fitted_means: dict[tuple[bool, str], np.ndarray] = {}
         self.parameters = parameter_table(self.draws) if not is_prior else _interval_table(self.draws)
         self.diagnosis: Diagnosis | None = None
         if stats is not None:
@@ -58,32 +67,59 @@ class BayesFit:
             if warn:
                 warn_if_problems(self.diagnosis)
 
-    # ---- shapes
+    # ---- the draws
+    @property
+    def unconstrained(self) -> np.ndarray:
+        """(chains, draws, D) draws in the sampler's unconstrained layout."""
+        return self.posterior.unconstrained
+
+    @property
+    def draws(self) -> dict[str, np.ndarray]:
+        """{parameter name as summary() prints it: (chains, draws)}."""
+        return self.posterior.named
+
     @property
     def n_chains(self) -> int:
-        return self.unconstrained.shape[0]
+        return self.posterior.n_chains
 
     @property
     def n_draws(self) -> int:
-        return self.unconstrained.shape[1]
+        return self.posterior.n_draws
 
     @property
     def route(self) -> str:
         return "marginal" if self.layout.route == MARGINAL else "full"
 
-    def _flat(self, name: str) -> np.ndarray:
-        return self.draws[name].reshape(-1)
-
     @property
     def beta_draws(self) -> np.ndarray:
         """(S, p) fixed-effect draws."""
-        return np.stack([self._flat(n) for n in self.design.fixef_names], axis=1) if self.design.p else np.zeros((self.n_chains * self.n_draws, 0))
+        return self.posterior.beta
 
     @property
     def sigma_draws(self) -> np.ndarray | None:
-        return self._flat("sigma") if "sigma" in self.draws else None
+        return self.posterior.sigma
 
-    # ---- lme4-style surface
+    @property
+    def packed_model(self) -> tuple:
+        """The kernel's packed model (layout.pack_model): the sampler's own, or packed here on first use."""
+        return self.posterior.packed_model
+
+    @property
+    def ranef_samples(self) -> list[np.ndarray]:
+        """Per term γ draws (S, levels, k), seeded from the fit's seed."""
+        return self.posterior.ranef
+
+    # ---- the shared surface
+    @property
+    def kind(self) -> str:
+        """"bayes" (posterior draws) or "prior" (prior draws)."""
+        return "prior" if self.is_prior else "bayes"
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """The sampler diagnostics' failures, each with what to do (empty when all checks passed)."""
+        return self.diagnosis.problems if self.diagnosis is not None else ()
+
     @property
     def fixef(self) -> pd.Series:
         """Posterior medians of β."""
@@ -95,22 +131,16 @@ class BayesFit:
         return self.parameters.loc[list(self.design.fixef_names), "sd"].rename("se")
 
     @property
+    def vcov(self) -> pd.DataFrame:
+        """Posterior covariance of β."""
+        names = list(self.design.fixef_names)
+        matrix = np.atleast_2d(np.cov(self.beta_draws, rowvar=False)) if names else np.zeros((0, 0))
+        return pd.DataFrame(matrix, index=names, columns=names)
+
+    @property
     def sigma(self) -> float:
         """Posterior median of the residual sd (1.0 for binomial and poisson, as lme4's sigma())."""
         return float(np.median(self.sigma_draws)) if self.sigma_draws is not None else 1.0
-
-    @property
-    def packed_model(self) -> tuple:
-        """The kernel's packed model (layout.pack_model): the sampler's own, or packed here on first use."""
-        if self._model is None:
-            self._model = pack_model(self.design, self.layout, self.priors)
-        return self._model
-
-    @cached_property
-    def ranef_samples(self) -> list[np.ndarray]:
-        """Per term γ draws (S, levels, k), seeded from the fit's seed."""
-        model = self.packed_model if self.layout.route == MARGINAL else None
-        return ranef_draws(self.layout, self.design, model, self.unconstrained, self.seed)
 
     @property
     def ranef(self) -> dict[str, pd.DataFrame]:
@@ -133,120 +163,132 @@ class BayesFit:
 
         covariances = []
         for t in self.layout.terms:
-            sd = np.array([np.median(self.draws[sd_name(t.group, c)]) for c in t.columns])
-            R = np.eye(t.k)
-            if t.correlated:
-                R = np.median(correlation_matrices(self._chol_draws(t)), axis=0)
+            sd = np.median(self.posterior.sds(t), axis=0)
+            R = np.median(self.posterior.correlations(t), axis=0) if t.correlated else np.eye(t.k)
             covariances.append(R * np.outer(sd, sd))
         residual = self.sigma if self.design.family == "gaussian" else None
         return varcorr_frame(self.design.terms, covariances, residual)
 
-    def _chol_draws(self, term) -> np.ndarray:
-        from .layout import correlation_cholesky
-
-        flat = self.unconstrained.reshape(-1, self.unconstrained.shape[-1])
-        return correlation_cholesky(flat[:, term.corr_index:term.corr_index + term.n_corr], term.k)
-
     def icc(self) -> pd.DataFrame:
-        """Intra-class correlation per grouping factor's intercept: var_g / (Σ intercept variances + residual variance).
+        """Intra-class correlation per random-intercept grouping factor (results.icc), computed draw by draw:
+        posterior median in `icc` and its 95% credible interval."""
+        family = self.design.family
+        labels, variances = intercept_variances(self.design.terms, self.posterior.covariances())
+        names = list(self.design.fixef_names)
+        beta = self.beta_draws
+        beta0 = (beta[:, names.index("(Intercept)")] if "(Intercept)" in names
+                 else np.mean(beta @ self.design.X.T + self.design.offset, axis=1))
+        residual = distribution_variance(family, LINKS[family], beta0, self.sigma_draws, sum(variances))
+        return icc_frame(labels, variances, residual, icc_scale(family))
 
-        Residual variance: σ² (gaussian), π²/3 (binomial, latent scale), log(1 + 1/exp(β₀)) (poisson, lognormal approximation).
-        """
-        variances = {}
-        for t in self.layout.terms:
-            if "(Intercept)" in t.columns:
-                variances[t.group] = self._flat(sd_name(t.group, "(Intercept)")) ** 2
-        if self.design.family == "gaussian":
-            residual = self.sigma_draws ** 2
-        elif self.design.family == "binomial":
-            residual = np.full(self.n_chains * self.n_draws, np.pi ** 2 / 3)
-        else:
-            intercept = self._flat("(Intercept)") if "(Intercept)" in self.draws else 0.0
-            residual = np.log1p(np.exp(-intercept))
-        total = sum(variances.values()) + residual
-        rows = [(g, *np.quantile(v / total, [0.5, 0.025, 0.975])) for g, v in variances.items()]
-        return pd.DataFrame(rows, columns=["group", "median", "2.5%", "97.5%"]).set_index("group")
-
-    def _eta_on_fitted_rows(self):
-        per_term = [(t.codes, t.matrix) for t in self.design.terms]
-        return eta_chunks(self.beta_draws, self.ranef_samples, self.design.X, self.design.offset, per_term)
-
-    def fitted(self, re: bool = True) -> pd.Series:
-        """Posterior means of the expected response (binomial: probability) per observation, conditional on the
-        random effects (re=True) or population-level (re=False, γ = 0), as the frequentist fits' fitted()."""
-        re = bool(re)
-        if re not in self._fitted_means:
-            design = self.design
-            gammas, per_term = (self.ranef_samples, [(t.codes, t.matrix) for t in design.terms]) if re else ([], [])
-            total = np.zeros(design.n)
-            for _, eta in eta_chunks(self.beta_draws, gammas, design.X, design.offset, per_term):
-                total += inverse_link(design.family, eta).sum(axis=0)
-            self._fitted_means[re] = total / (self.n_chains * self.n_draws)
-        return pd.Series(self._fitted_means[re], index=self.design.row_index)
-
-    def residuals(self, kind: str = "response", re: bool = True) -> pd.Series:
-        """y − fitted(re) ("response"; binomial: observed proportion), or that divided by the sd of y at the
-        fitted mean ("pearson": σ's posterior median, √(p(1−p)/trials), √μ), as the frequentist fits' residuals()."""
-        if kind not in RESIDUAL_KINDS:
-            raise BayesmixedError(f"unknown residual kind {kind!r} for a Bayesian fit; choose one of {', '.join(RESIDUAL_KINDS)}")
+    def _observed(self) -> np.ndarray:
         design = self.design
-        fitted = self.fitted(re).to_numpy()
-        values = (design.y / design.trials if design.family == "binomial" else design.y) - fitted
+        return design.y / design.trials if design.family == "binomial" else design.y
+
+    def fitted(self, re: bool = True, scale: str = "response") -> pd.Series:
+        """Posterior means of the expected response (binomial: probability; scale="link": η) per observation,
+        conditional on the random effects (re=True) or population-level (re=False, γ = 0)."""
+        check_prediction_options(scale, None, 0.5)
+        key = (bool(re), scale)
+        if key not in self._fitted_means:
+            rows = prediction_rows(self.design, None, bool(re), False, NEW_LEVEL_REMEDY)
+            self._fitted_means[key] = mean_draws(self.posterior, rows, scale, generator(self.seed, PREDICT)).mean(axis=0)
+        return pd.Series(self._fitted_means[key], index=self.design.row_index)
+
+    def residuals(self, kind: str = "deviance", re: bool = True) -> pd.Series:
+        """y − fitted(re) ("response"; binomial: observed proportion), that over the sd of y at the fitted mean
+        ("pearson": σ's posterior median, √(p(1−p)/trials), √μ), or sign(y − μ)·√(unit deviance) at the
+        fitted mean ("deviance"; "response" for Gaussian models), as the frequentist fits' residuals()."""
+        check_residual_kind(kind)
+        design = self.design
+        mu = self.fitted(re).to_numpy()
+        y = self._observed()
+        values = y - mu
         if kind == "pearson":
             if design.family == "gaussian":
                 values = values / self.sigma
             elif design.family == "binomial":
-                values = values / np.sqrt(fitted * (1 - fitted) / design.trials)
+                values = values / np.sqrt(mu * (1 - mu) / design.trials)
             else:
-                values = values / np.sqrt(fitted)
+                values = values / np.sqrt(mu)
+        elif kind == "deviance" and design.family != "gaussian":
+            from ..glmm.families import make_family
+
+            weights = design.trials if design.family == "binomial" else np.ones(design.n)
+            values = np.sign(values) * np.sqrt(np.clip(make_family(design.family).unit_deviance(y, mu, weights), 0, None))
         return pd.Series(values, index=design.row_index)
 
-    def predict(self, newdata: pd.DataFrame | None = None, *, allow_new_levels: bool = True, re: bool = True,
-                scale: str = "response", summary: bool = True, seed: int | None = None) -> pd.DataFrame | np.ndarray:
-        """Posterior predictions of the mean (scale "response" or "link"); unseen levels get γ drawn from N(0, Σ_g).
+    def predict_draws(self, newdata: pd.DataFrame | None = None, re: bool = True, allow_new_levels: bool = False,
+                      scale: str = "response", predictive: bool = False, seed: int | None = None) -> np.ndarray:
+        """(S, rows) posterior draws of the mean (scale "response" or "link") or, with predictive, of a new
+        response (binomial: proportion of the rows' trials, 1 trial for new data); a new level's γ is drawn from
+        N(0, Σ) for each draw, seeded by `seed` (default: the fit's)."""
+        check_prediction_options(scale, None, 0.5)
+        rows = prediction_rows(self.design, newdata, re, allow_new_levels, NEW_LEVEL_REMEDY)
+        rng = generator(self.seed if seed is None else seed, PREDICT)
+        if predictive:
+            if scale == "link" and self.design.family != "gaussian":
+                raise BayesmixedError("predictive draws are new responses, on the response scale; use scale='response'")
+            return response_draws(self.posterior, rows, rng, as_proportion=True)
+        return mean_draws(self.posterior, rows, scale, rng)
 
-        summary=False returns the (S, rows) draws; otherwise a DataFrame of mean, sd, 2.5% and 97.5%.
-        """
-        from ...design.random import group_labels
+    def predict(self, newdata: pd.DataFrame | None = None, re: bool = True, allow_new_levels: bool = False,
+                scale: str = "response", interval: str | None = None, level: float = 0.95,
+                seed: int | None = None) -> pd.Series | pd.DataFrame:
+        """Posterior mean predictions (a Series), or with interval="confidence" (credible interval of the mean)
+        or "prediction" (posterior predictive interval of a new observation) a DataFrame fit / lower / upper;
+        new levels as in predict_draws."""
+        check_prediction_options(scale, interval, level)
+        draws = self.predict_draws(newdata, re, allow_new_levels, scale, seed=seed)
+        index = self.design.row_index if newdata is None else newdata.index
+        point = draws.mean(axis=0)
+        if interval is None:
+            return pd.Series(point, index=index)
+        if interval == "prediction":
+            draws = self.predict_draws(newdata, re, allow_new_levels, scale, predictive=True, seed=seed)
+        source = ("posterior predictive draws" if interval == "prediction" else "posterior draws of the mean")
+        note = interval_note(interval, level, scale, f"equal-tailed quantiles of {draws.shape[0]} {source}")
+        return interval_frame(point, draws, level, index, note)
 
-        if scale not in ("response", "link"):
-            raise DataError(f"scale must be 'response' or 'link', got {scale!r}")
-        if newdata is None:
-            X, offset = self.design.X, self.design.offset
-            per_term = [(t.codes, t.matrix) for t in self.design.terms]
-            gammas = list(self.ranef_samples)
+    def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """(n, nobs) posterior predictive data sets in the design's form (binomial: successes), each from a
+        posterior draw picked at random."""
+        rng = seed if isinstance(seed, np.random.Generator) else generator(self.seed if seed is None else seed,
+                                                                            PREDICTIVE, 1)
+        picks = rng.choice(self.posterior.size, size=n, replace=n > self.posterior.size)
+        design = self.design
+        rows = prediction_rows(design, None, True, False, NEW_LEVEL_REMEDY)
+        eta = self.beta_draws[picks] @ design.X.T + design.offset
+        for gamma, (codes, matrix) in zip(self.ranef_samples, rows.per_term):
+            eta += np.einsum("snk,nk->sn", gamma[picks][:, codes, :], matrix)
+        sigma = self.sigma_draws[picks] if self.sigma_draws is not None else None
+        return draw_response(design.family, eta, rows.trials, sigma, rng)
+
+    def confint(self, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str | None = None,
+                **options) -> pd.DataFrame:
+        """Equal-tailed posterior intervals (method "quantile", the default) of β ("beta_"), the sds, correlations
+        and σ ("theta_"), or the named parameters, in lme4's column names."""
+        if options:
+            raise BayesmixedError(f"unknown option(s) for a Bayesian fit's confint: {', '.join(sorted(options))}")
+        if (method or "quantile") not in CONFINT_METHODS:
+            raise BayesmixedError(f"unknown method {method!r} for a Bayesian fit; choose 'quantile' (equal-tailed)")
+        if not 0 < level < 1:
+            raise BayesmixedError(f"level must be between 0 and 1; got {level}")
+        fixed = list(self.design.fixef_names)
+        variance = [name for name in self.draws if name not in fixed]
+        if parm is None:
+            names = variance + fixed
+        elif parm in ("beta_", "theta_"):
+            names = fixed if parm == "beta_" else variance
         else:
-            X, per_term = self.design.new_data_matrices(newdata)
-            offset = self.design.new_offset(newdata)
-            gammas, rng = [], generator(self.seed if seed is None else seed, PREDICT)
-            new_codes = []
-            for term, (codes, matrix) in zip(self.design.terms, per_term):
-                unseen = np.flatnonzero(codes < 0)
-                labels = group_labels(newdata.iloc[unseen], term.group_factors) if unseen.size else np.array([], dtype=object)
-                if unseen.size and not allow_new_levels:  # the frequentist fits' error, with this fit's remedy
-                    distinct = list(dict.fromkeys(str(label) for label in labels))
-                    shown = ", ".join(repr(label) for label in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
-                    raise NewLevelError(f"newdata has level{'s' if len(distinct) > 1 else ''} {shown} of grouping factor "
-                                        f"{term.group!r} not seen in the fit; pass allow_new_levels=True to draw their "
-                                        "effects from the population distribution")
-                distinct, index = np.unique(labels.astype(str), return_inverse=True) if unseen.size else (np.array([]), np.array([], dtype=int))
-                codes = codes.copy()
-                codes[unseen] = term.n_levels + index
-                new_codes.append((codes, matrix, distinct))
-            extra = new_level_effects(self.layout, self.unconstrained, [d for _, _, d in new_codes], rng)
-            for gamma, extra_gamma in zip(self.ranef_samples, extra):
-                gammas.append(np.concatenate([gamma, extra_gamma], axis=1))
-            per_term = [(codes, matrix) for codes, matrix, _ in new_codes]
-        if not re:
-            gammas = [np.zeros_like(g) for g in gammas]
-        draws = np.empty((self.n_chains * self.n_draws, X.shape[0]))
-        for start, eta in eta_chunks(self.beta_draws, gammas, np.asarray(X, dtype=float), offset, per_term):
-            draws[start:start + eta.shape[0]] = inverse_link(self.design.family, eta) if scale == "response" else eta
-        if not summary:
-            return draws
-        q = np.quantile(draws, [0.025, 0.975], axis=0)
-        index = newdata.index if newdata is not None else self.design.row_index
-        return pd.DataFrame({"mean": draws.mean(axis=0), "sd": draws.std(axis=0, ddof=1), "2.5%": q[0], "97.5%": q[1]}, index=index)
+            names = [parm] if isinstance(parm, str) else list(parm)
+            unknown = [name for name in names if name not in self.draws]
+            if unknown:
+                raise BayesmixedError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; the fit's are "
+                                      f"{', '.join(variance + fixed)}")
+        tail = (1 - level) / 2
+        bounds = np.array([np.quantile(self.draws[name], [tail, 1 - tail]) for name in names]).reshape(-1, 2)
+        return pd.DataFrame(bounds, index=names, columns=[f"{100 * tail:.3g} %", f"{100 * (1 - tail):.3g} %"])
 
     # ---- likelihood and predictive draws
     def log_likelihood(self, kind: str | None = None) -> np.ndarray:
@@ -258,7 +300,7 @@ class BayesFit:
                 raise DataError("group-level marginal log-likelihoods exist on the marginal route only; use kind='observation'")
             from .conditional import add_group_residual_sums, marginal_group_loglik
 
-            flat = np.ascontiguousarray(self.unconstrained.reshape(-1, self.unconstrained.shape[-1]))
+            flat = np.ascontiguousarray(self.posterior.flat)
             G = self.layout.terms[0].n_levels
             loglik = np.empty((flat.shape[0], G))
             marginal_group_loglik(flat, self.packed_model, loglik)
@@ -266,24 +308,14 @@ class BayesFit:
                                            self.design.y - self.design.offset, self.design.terms[0].codes, G)
         if kind != "observation":
             raise DataError(f"kind must be 'group' or 'observation', got {kind!r}")
-        out = np.empty((self.n_chains * self.n_draws, self.design.n))
-        sigma = self.sigma_draws
-        for start, eta in self._eta_on_fitted_rows():
-            stop = start + eta.shape[0]
-            out[start:stop] = pointwise_loglik(self.design.family, eta, self.design.y, self.design.trials,
-                                               sigma[start:stop] if sigma is not None else None)
-        return out
+        rows = prediction_rows(self.design, None, True, False, NEW_LEVEL_REMEDY)
+        return observation_loglik(self.posterior, rows, self.design.y, generator(self.seed, PREDICT))
 
     def predictive_draws(self, seed: int | None = None) -> np.ndarray:
-        """Simulated responses (S, n) at the fitted rows: posterior (or prior) predictive."""
-        rng = generator(self.seed if seed is None else seed, PREDICTIVE)
-        out = np.empty((self.n_chains * self.n_draws, self.design.n))
-        sigma = self.sigma_draws
-        for start, eta in self._eta_on_fitted_rows():
-            stop = start + eta.shape[0]
-            out[start:stop] = draw_response(self.design.family, eta, self.design.trials,
-                                            sigma[start:stop] if sigma is not None else None, rng)
-        return out
+        """Simulated responses (S, n) at the fitted rows in the design's form: posterior (or prior) predictive."""
+        rows = prediction_rows(self.design, None, True, False, NEW_LEVEL_REMEDY)
+        return response_draws(self.posterior, rows, generator(self.seed if seed is None else seed, PREDICTIVE),
+                              as_proportion=False)
 
     @cached_property
     def idata(self) -> az.InferenceData:

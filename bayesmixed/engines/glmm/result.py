@@ -13,7 +13,6 @@ from scipy import special
 from ...design.types import Design
 from ...errors import BayesmixedError
 from ...results.base import MixedFit
-from ...results.prediction import linear_predictor_new
 from ...results.summary import FitSummary, criterion_lines, groups_line
 from .checks import overdispersion, overdispersion_note
 from .deviance import saturated_constant
@@ -22,8 +21,6 @@ from .pirls import Modes, Problem
 from .system import random_inverse_blocks, theta_rows
 from .vcov import Derivatives
 
-RESIDUAL_KINDS = ("deviance", "pearson", "response")
-PREDICTION_TYPES = ("response", "link")
 WALD_NOTE = (
     "Note: z tests (Wald) use the standard errors from the Hessian of the deviance, as glmer does; they are "
     "approximate, and a likelihood-ratio test (bm.anova) or parametric bootstrap (bm.bootstrap_lrt) is more reliable."
@@ -135,7 +132,16 @@ class GlmmFit(MixedFit):
         chi2, ratio, p = overdispersion(self.problem, self.modes.eta, self.df_resid)
         return {"chi2": chi2, "df": float(self.df_resid), "ratio": ratio, "p": p}
 
-    # --- fitted values, residuals, predictions ---------------------------------------------------
+    # --- the family's pieces of the shared fitted values, residuals and predictions -------------
+    @property
+    def sigma(self) -> float:
+        """1.0, as lme4's sigma() for binomial and Poisson fits (no residual scale)."""
+        return 1.0
+
+    @property
+    def link_name(self) -> str:
+        return self.family.link.name
+
     def inverse_link(self, eta: np.ndarray) -> np.ndarray:
         return self.family.link.inverse(eta)
 
@@ -143,40 +149,19 @@ class GlmmFit(MixedFit):
         """sd of the response (as a proportion for the binomial) given its mean: sqrt(V(μ) / prior weight)."""
         return np.sqrt(self.family.variance(fitted) / self.problem.weights)
 
-    def fitted(self, type: str = "response", re: bool = True) -> pd.Series:  # noqa: A002 - lme4's name
-        """Fitted values: means μ (type="response"; binomial: probabilities) or η (type="link"),
-        conditional on the random effects (re=True) or population-level (re=False)."""
-        _check_type(type)
-        eta = self.linear_predictor(re).to_numpy()
-        return self._series(eta if type == "link" else self.inverse_link(eta))
+    def observed_response(self) -> np.ndarray:
+        """The observed proportion (binomial) or count (Poisson)."""
+        return self.problem.y
 
-    def residuals(self, kind: str = "deviance", re: bool = True) -> pd.Series:
-        """Residuals as lme4's: "deviance" sign(y - μ)·sqrt(unit deviance), "pearson" (y - μ)/sd(y),
-        "response" y - μ, with y the observed proportion for the binomial."""
-        if kind not in RESIDUAL_KINDS:
-            raise BayesmixedError(f"unknown residual kind {kind!r}; choose one of {', '.join(RESIDUAL_KINDS)}")
-        mu = self.fitted("response", re).to_numpy()
-        y = self.problem.y
-        if kind == "response":
-            values = y - mu
-        elif kind == "pearson":
-            values = (y - mu) / self.pearson_scale(mu)
-        else:
-            unit = self.family.unit_deviance(y, mu, self.problem.weights)
-            values = np.sign(y - mu) * np.sqrt(np.clip(unit, 0.0, None))
-        return self._series(values)
+    def unit_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        return self.family.unit_deviance(y, mu, self.problem.weights)
 
-    def predict(
-        self, newdata: pd.DataFrame | None = None, type: str = "response", re: bool = True,  # noqa: A002
-        allow_new_levels: bool = False,
-    ) -> pd.Series:
-        """Predicted means (type="response") or linear predictors (type="link") for `newdata` (the
-        fitted rows when None); unseen levels as in MixedFit.predict."""
-        _check_type(type)
-        if newdata is None:
-            return self.fitted(type, re)
-        eta = linear_predictor_new(self.design, self.beta, self.effects, newdata, re, allow_new_levels)
-        return self._series(eta if type == "link" else self.inverse_link(eta), newdata.index)
+    def draw_response(self, eta: np.ndarray, trials: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Counts (Poisson) or observed proportions out of `trials` (binomial) given η (draws, rows)."""
+        mu = self.inverse_link(eta)
+        if self.family.name == "poisson":
+            return self.family.sample(mu, trials, rng)
+        return self.family.sample(mu, np.broadcast_to(trials, mu.shape), rng) / trials
 
     # --- simulation and refitting ----------------------------------------------------------------
     def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
@@ -240,7 +225,3 @@ class GlmmFit(MixedFit):
         lines += [f"  warning: {m}" for m in self.messages]
         return "\n".join(lines)
 
-
-def _check_type(kind: str) -> None:
-    if kind not in PREDICTION_TYPES:
-        raise BayesmixedError(f"unknown type {kind!r}; choose one of {', '.join(PREDICTION_TYPES)}")
