@@ -9,9 +9,10 @@ import pandas as pd
 
 from ..errors import DataError, FormulaError
 from ..formula.terms import ParsedFormula, call_arguments
+from ..families.registry import ALIASES
 from .fixed import evaluate
 
-FAMILIES = ("gaussian", "binomial", "poisson")
+FAMILIES = ("gaussian", "binomial", "poisson", "negbin")  # the registry's (bayesmixed.families) names
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Response:
 
 def check_family(family: str) -> str:
     name = str(family).lower()
+    name = ALIASES.get(name, name)
     if name not in FAMILIES:
         raise DataError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     return name
@@ -88,8 +90,9 @@ def _read_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str, prop
     y = _numeric(values, name)
     if family == "gaussian" and np.ptp(y) == 0.0:
         raise DataError(f"response {name!r} is constant ({y[0]:g} in every row): there is no variation to model")
-    if family == "poisson" and ((y < 0).any() or not _integers(y)):
-        raise DataError(f"Poisson response {name!r} must hold non-negative whole-number counts")
+    if family in ("poisson", "negbin") and ((y < 0).any() or not _integers(y)):
+        label = "Poisson" if family == "poisson" else "negative binomial"
+        raise DataError(f"{label} response {name!r} must hold non-negative whole-number counts")
     return Response(name, y, None, None)
 
 

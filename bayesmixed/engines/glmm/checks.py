@@ -31,25 +31,11 @@ class GlmmWarning(UserWarning):
     """Numerical trouble in a GLMM fit (separation, PIRLS or optimiser failure, singular fit)."""
 
 
-def _on_boundary(problem: Problem, mu: np.ndarray) -> np.ndarray:
-    """Rows whose fitted mean is numerically at the edge: μ ≈ 0 or 1 (binomial), μ ≈ 0 (Poisson)."""
-    if problem.family.name == "binomial":
-        return (mu < BOUNDARY_MEAN) | (mu > 1.0 - BOUNDARY_MEAN)
-    return mu < BOUNDARY_MEAN
-
-
-def _extreme_outcome(problem: Problem) -> np.ndarray:
-    """Rows with an outcome at the edge of its range: no successes or all successes, or a zero count."""
-    if problem.family.name == "binomial":
-        return (problem.y <= 0.0) | (problem.y >= 1.0)
-    return problem.y <= 0.0
-
-
 def separation_messages(problem: Problem, beta: np.ndarray, theta: np.ndarray, eta: np.ndarray) -> list[str]:
     """Fixed effects or random terms driven towards ±∞ by outcomes that are all 0 (or all 1) where they act."""
     design: Design = problem.design
     mu = problem.family.link.inverse(eta)
-    boundary = _on_boundary(problem, mu)
+    boundary = problem.family.on_boundary(mu, BOUNDARY_MEAN)
     messages = []
     separated = [
         name for j, name in enumerate(design.fixef_names)
@@ -63,7 +49,7 @@ def separation_messages(problem: Problem, beta: np.ndarray, theta: np.ndarray, e
             "maximum-likelihood estimate does not exist and its standard error is meaningless. What to do: merge "
             f"or drop the category whose outcomes are all the same, {BAYES_ADVICE}."
         )
-    outcome = _extreme_outcome(problem)
+    outcome = problem.family.extreme_outcome(problem.y)
     for label, term, block in zip(group_labels(design.terms), design.terms, design.lambda_blocks(theta)):
         sd = np.sqrt(np.diag(block @ block.T))
         if sd.max() <= LARGE_SD:
@@ -76,7 +62,7 @@ def separation_messages(problem: Problem, beta: np.ndarray, theta: np.ndarray, e
             "the maximum-likelihood variance may be infinite. What to do: drop or merge those levels, simplify "
             f"the random effects, {BAYES_ADVICE}."
         )
-    if not messages and boundary.mean() > 0.0 and problem.family.name == "binomial":
+    if not messages and boundary.mean() > 0.0 and problem.family.bounded_mean:
         messages.append(
             f"fitted probabilities numerically 0 or 1 occurred in {int(boundary.sum())} of {boundary.size} rows: "
             "some outcomes are (nearly) perfectly predicted, which can make estimates and standard errors "

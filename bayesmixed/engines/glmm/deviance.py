@@ -4,7 +4,8 @@ Three criteria: `profiled` maps θ to the Laplace deviance minimised over β (wh
 lme4's two, `stage1` (θ -> Laplace deviance with β estimated inside PIRLS, lme4's nAGQ = 0) and
 `stage2` ((θ, β) -> Laplace or AGQ deviance with β fixed), serve AGQ and the fallback.  All keep the
 previous modes as the next PIRLS start (a warm start changes how fast PIRLS converges, never where
-it converges to).
+it converges to).  A family with a dispersion parameter φ (the negative binomial's θ) adds log φ as
+the last coordinate of every criterion's argument: it is optimised jointly with the others.
 
 The AGQ deviance (lme4's glmerAGQ) with per-level sd_j = 1/L_jj at the modes ũ_j:
     -2 log L ≈ Σ_j devc_j(ũ_j) + log|L|² - 2 Σ_j log Σ_k w_k exp(z_k²/2 - (devc_j(ũ_j + z_k sd_j) - devc_j(ũ_j))/2)
@@ -107,6 +108,29 @@ class DevianceFunction:
     def n_theta(self) -> int:
         return self.design.n_theta
 
+    @property
+    def n_dispersion(self) -> int:
+        """1 when the family has a dispersion parameter (the criteria's last coordinate is its log), else 0."""
+        return int(self.problem.family.has_dispersion)
+
+    @property
+    def log_dispersion(self) -> np.ndarray:
+        """log φ of the current family as a (n_dispersion,) array (empty without a dispersion parameter)."""
+        return np.log([self.problem.family.dispersion]) if self.n_dispersion else np.zeros(0)
+
+    def set_log_dispersion(self, log_dispersion: np.ndarray) -> None:
+        """Move the problem to dispersion exp(log φ) (nothing to do for families without one)."""
+        if self.n_dispersion and float(log_dispersion[0]) != float(self.log_dispersion[0]):
+            self.problem = self.problem.with_family(self.problem.family.with_dispersion(float(np.exp(log_dispersion[0]))))
+
+    def apply_dispersion(self, params: np.ndarray) -> np.ndarray:
+        """Set the dispersion from the argument's last coordinate; return the rest."""
+        params = np.asarray(params, dtype=float)
+        if self.n_dispersion:
+            self.set_log_dispersion(params[-1:])
+            return params[:-1]
+        return params
+
     def rows(self, theta: np.ndarray) -> ThetaRows:
         return theta_rows(self.design, np.asarray(theta, dtype=float), self.template)
 
@@ -119,7 +143,7 @@ class DevianceFunction:
         return found
 
     def modes(self, theta: np.ndarray, beta: np.ndarray | None) -> tuple[Modes, ThetaRows]:
-        """PIRLS at θ: β estimated alongside u when `beta` is None, fixed otherwise."""
+        """PIRLS at θ (at the current dispersion): β estimated alongside u when `beta` is None, fixed otherwise."""
         rows = self.rows(theta)
         start_u = self.u if self.fixed_start is None else self.fixed_start
         start_beta = self.beta if beta is None else np.asarray(beta, dtype=float)
@@ -138,17 +162,18 @@ class DevianceFunction:
             return modes.laplace
         return agq_deviance(self.problem, rows, modes, self.nodes, self.weights)
 
-    def profiled(self, theta: np.ndarray) -> float:
-        """θ -> Laplace deviance minimised over β (the criterion for nagq = 1)."""
-        found, _ = self.profiled_modes(theta)
+    def profiled(self, params: np.ndarray) -> float:
+        """(θ[, log φ]) -> Laplace deviance minimised over β (the criterion for nagq = 1)."""
+        found, _ = self.profiled_modes(self.apply_dispersion(params))
         return FAILED_VALUE if found.failure is not None or found.factor is None else found.laplace
 
-    def stage1(self, theta: np.ndarray) -> float:
-        """θ -> Laplace deviance with β from PIRLS (lme4's nAGQ = 0 criterion)."""
-        found, _ = self.modes(theta, None)
+    def stage1(self, params: np.ndarray) -> float:
+        """(θ[, log φ]) -> Laplace deviance with β from PIRLS (lme4's nAGQ = 0 criterion)."""
+        found, _ = self.modes(self.apply_dispersion(params), None)
         return FAILED_VALUE if found.failure is not None or found.factor is None else found.laplace
 
     def stage2(self, params: np.ndarray) -> float:
-        """(θ, β) -> Laplace or AGQ deviance (lme4's nAGQ >= 1 criterion)."""
+        """(θ, β[, log φ]) -> Laplace or AGQ deviance (lme4's nAGQ >= 1 criterion)."""
+        params = self.apply_dispersion(params)
         theta, beta = params[: self.n_theta], params[self.n_theta:]
         return self.value(*self.modes(theta, beta))

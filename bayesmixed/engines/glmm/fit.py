@@ -13,12 +13,12 @@ from ..checks import SINGULAR_TOL, singular_components
 from ..threads import engine_threads
 from .checks import GlmmWarning, pirls_message, pirls_trouble_message, separation_messages
 from .deviance import DevianceFunction, check_nagq
-from .families import Family, make_family
+from ...families import Family, get_family
 from .optimize import glm_start, optimize_deviance
 from .pirls import make_problem
 from .result import GlmmFit
-from .system import factorize, theta_rows
-from .vcov import Derivatives, convergence_problems, derivatives_at
+from .vcov import convergence_problems, derivatives_at
+
 
 def fit_glmm(
     design: Design,
@@ -31,26 +31,28 @@ def fit_glmm(
     """Fit g(E[y | b]) = Xβ + offset + Zb, b ~ N(0, Λ(θ)Λ(θ)') by maximising the Laplace (nagq = 1) or
     adaptive Gauss-Hermite (nagq > 1, one scalar random term) approximation to the likelihood.
 
-    link: "logit" (default), "probit" or "cloglog" for the binomial, "log" for the Poisson;
-    start: {"theta": ..., "fixef": ...} (either may be left out; lme4's names);
+    link: "logit" (default), "probit" or "cloglog" for the binomial, "log" for the Poisson and the
+    negative binomial (NB2, Var(y) = μ + μ²/φ, φ estimated with the other parameters: `fit.dispersion`);
+    start: {"theta": ..., "fixef": ..., "dispersion": ...} (any may be left out; lme4's names);
     check_derivatives: compute glmer's Hessian now (standard errors, convergence checks) rather than
     when the standard errors are first asked for.
     Numerical trouble (separation, PIRLS failure, non-convergence, singular fit) goes into `messages`
     and is warned with a GlmmWarning.
     """
-    if design.family not in ("binomial", "poisson"):
-        raise BayesmixedError(f"the GLMM engine fits binomial and Poisson models; this design is {design.family}")
+    family = get_family(design.family, link)
+    if family.profiled_scale:
+        raise BayesmixedError(f"the GLMM engine fits non-Gaussian families; fit this {design.family} model with fit_lmm")
     if not design.terms:
         raise BayesmixedError("the formula has no random-effects term; a generalised linear mixed model needs at least one")
     nagq = check_nagq(design, nagq)
-    return fit_problem(design, make_family(design.family, link), None, nagq, start, check_derivatives, None, True)
+    return fit_problem(design, family, None, nagq, start, check_derivatives, None, True)
 
 
 def _start_values(design: Design, start: dict[str, Any] | None, default_beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start = dict(start or {})
-    unknown = set(start) - {"theta", "fixef"}
+    unknown = set(start) - {"theta", "fixef", "dispersion"}
     if unknown:
-        raise BayesmixedError(f"start takes 'theta' and 'fixef'; got {', '.join(sorted(unknown))}")
+        raise BayesmixedError(f"start takes 'theta', 'fixef' and 'dispersion'; got {', '.join(sorted(unknown))}")
     theta = np.asarray(start.get("theta", design.theta_start), dtype=float).ravel()
     beta = np.asarray(start.get("fixef", default_beta), dtype=float).ravel()
     if theta.size != design.n_theta:
@@ -58,6 +60,24 @@ def _start_values(design: Design, start: dict[str, Any] | None, default_beta: np
     if beta.size != design.p:
         raise BayesmixedError(f"start['fixef'] needs {design.p} values ({', '.join(design.fixef_names)})")
     return np.maximum(theta, design.theta_lower), beta
+
+
+def _starting_family(design: Design, family: Family, y: np.ndarray | None, start: dict[str, Any] | None) -> Family:
+    """The family with its dispersion set where it has one: start['dispersion'], the family's own, or the
+    moment estimate from a Poisson GLM's means."""
+    if not family.has_dispersion:
+        return family
+    given = (start or {}).get("dispersion")
+    if given is not None:
+        value = float(np.asarray(given, dtype=float).ravel()[0])
+        if not value > 0:
+            raise BayesmixedError(f"start['dispersion'] must be positive; got {given!r}")
+        return family.with_dispersion(value)
+    if family.dispersion is not None:
+        return family
+    poisson = make_problem(design, get_family("poisson"), y)
+    mu = np.exp(poisson.offset + poisson.X @ glm_start(poisson))
+    return family.with_dispersion(family.initial_dispersion(poisson.y, mu))
 
 
 def fit_problem(
@@ -71,11 +91,14 @@ def fit_problem(
     warn: bool,
 ) -> GlmmFit:
     """Fit `design` with response `y` (None: the design's own); `warm_u` starts PIRLS (refits)."""
-    with engine_threads():
-        problem = make_problem(design, family, y)
+    # Under separation η runs off to ±∞ and PIRLS's arithmetic overflows on the way; what that means is
+    # said once, in the separation message, not as a screenful of numpy warnings.
+    with engine_threads(), np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        problem = make_problem(design, _starting_family(design, family, y, start), y)
         theta0, beta0 = _start_values(design, start, glm_start(problem))
         deviance = DevianceFunction(problem, nagq, np.zeros(design.q) if warm_u is None else warm_u, beta0)
         optimum = optimize_deviance(deviance, theta0)
+        deviance.set_log_dispersion(optimum.log_dispersion)
         modes, rows = deviance.modes(optimum.theta, optimum.beta)
         messages = []
         if modes.failure is not None:
@@ -87,8 +110,8 @@ def fit_problem(
         derivatives, problems = None, []
         if check_derivatives and modes.failure is None:
             derivatives = derivatives_at(deviance, optimum.theta, optimum.beta)
-            lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
-            params = np.concatenate([optimum.theta, optimum.beta])
+            lower = np.concatenate([design.theta_lower, np.full(design.p + optimum.log_dispersion.size, -np.inf)])
+            params = np.concatenate([optimum.theta, optimum.beta, optimum.log_dispersion])
             problems = convergence_problems(params, lower, derivatives.gradient, derivatives.hessian)
             if problems:
                 messages.append(convergence_message(problems))
@@ -102,31 +125,15 @@ def fit_problem(
         if singular:
             messages.append(singular_fit_message(design.terms, design.lambda_blocks(optimum.theta), SINGULAR_TOL))
         if modes.failure is None:
-            messages += separation_messages(problem, optimum.beta, optimum.theta, modes.eta)
+            messages += separation_messages(deviance.problem, optimum.beta, optimum.theta, modes.eta)
         if warn:
             for message in messages:
                 warn_user(message, GlmmWarning)
         value = deviance.value(modes, rows)
         converged = modes.failure is None and not optimum.status.startswith("maximum") and not problems
         return GlmmFit(
-            design=design, problem=problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=modes.u,
+            design=design, problem=deviance.problem, nagq=nagq, theta=optimum.theta, beta=optimum.beta, u=modes.u,
             effects=design.random_effects_from_spherical(optimum.theta, modes.u), objective=value, modes=modes,
             derivatives=derivatives, n_evals=deviance.n_evals, optimizer_status=optimum.status, route=optimum.route,
-            converged=converged, is_singular=singular, messages=tuple(messages),
+            converged=converged, is_singular=singular, messages=tuple(messages), refit_problem=fit_problem,
         )
-
-
-def derivatives_for(fit: GlmmFit) -> Derivatives:
-    """glmer's Hessian and vcov for a fit made without them (refits)."""
-    deviance = DevianceFunction(fit.problem, fit.nagq, fit.u, fit.beta)
-    with engine_threads():
-        return derivatives_at(deviance, fit.theta, fit.beta)
-
-
-def pirls_vcov(fit: GlmmFit) -> np.ndarray:
-    """vcov(β̂) from the joint (u, β) PIRLS factor at the estimates: (R_X'R_X)⁻¹ (glmer's use.hessian = FALSE)."""
-    rows = theta_rows(fit.design, fit.theta)
-    weights, _ = fit.problem.working(fit.modes.eta)
-    rest_inverse = factorize(rows, fit.problem.X, weights).inverse_parts()[2]
-    p = fit.design.p
-    return rest_inverse[-p:, -p:] if p else np.zeros((0, 0))

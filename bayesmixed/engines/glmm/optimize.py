@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
 from ..optimize import bobyqa_run, snap_to_boundary
 from .deviance import DevianceFunction
@@ -43,17 +42,12 @@ class StageResult:
 
 def glm_start(problem: Problem) -> np.ndarray:
     """β of the GLM without random effects (IRLS from R's mustart): PIRLS's first starting point."""
-    family, X = problem.family, problem.X
-    if family.name == "binomial":
-        mu = (problem.weights * problem.y + 0.5) / (problem.weights + 1.0)
-        eta = {"logit": np.log(mu / (1 - mu)), "probit": ndtri(mu), "cloglog": np.log(-np.log1p(-mu))}[family.link.name]
-    else:
-        eta = np.log(problem.y + 0.1)
+    X = problem.X
+    eta = problem.family.start_eta(problem.y, problem.weights)
     beta = np.zeros(X.shape[1])
     for _ in range(GLM_ITERATIONS):
-        mu, mu_eta = family.link.evaluate(eta)
-        weights = problem.weights * mu_eta**2 / family.variance(mu)
-        working = eta - problem.offset + (problem.y - mu) / mu_eta
+        weights, score = problem.working(eta)
+        working = eta - problem.offset + score / weights
         sqrt_w = np.sqrt(weights)
         new_beta = np.linalg.lstsq(X * sqrt_w[:, None], working * sqrt_w, rcond=None)[0]
         eta = problem.offset + X @ new_beta
@@ -81,11 +75,14 @@ def bobyqa(
 
 @dataclass(frozen=True)
 class Optimum:
-    """The minimum found: θ, β, the deviance there, evaluations used, NLopt's word, and the route
-    ("profiled": BOBYQA over θ with β profiled; "two-stage": lme4's stages over θ, then (θ, β))."""
+    """The minimum found: θ, β, log φ (the dispersion's, empty without one), the deviance there,
+    evaluations used, NLopt's word, and the route ("profiled": BOBYQA over θ with β profiled;
+    "two-stage": lme4's stages over θ, then (θ, β); "+polished" when a profiled optimum was
+    finished over (θ, β))."""
 
     theta: np.ndarray
     beta: np.ndarray
+    log_dispersion: np.ndarray
     value: float
     n_evals: int
     status: str
@@ -101,34 +98,44 @@ def _beta_scales(joint: Modes, p: int) -> np.ndarray:
 
 
 def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Optimum:
-    """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β), from θ = theta_start and the
-    deviance function's β.
+    """Minimise the Laplace (nagq = 1) or AGQ deviance over (θ, β[, log φ]), from θ = theta_start and
+    the deviance function's β and dispersion.
 
-    Laplace: BOBYQA over θ alone, β profiled out at each θ.  AGQ: from the Laplace optimum, BOBYQA
-    over (θ, β).  If profiling β fails, lme4's two stages are run instead.
+    Laplace: BOBYQA over θ (and log φ) alone, β profiled out at each θ; where PIRLS's weights are not
+    the Hessian of the log-density (a non-canonical link under Fisher scoring, e.g. the probit), the
+    profiled β is a close approximation only, so BOBYQA then finishes over (θ, β) from there.  AGQ:
+    from the Laplace optimum, BOBYQA over (θ, β).  If profiling β fails, lme4's two stages are run instead.
     """
     design = deviance.design
-    lower = design.theta_lower
+    n_outer = design.n_theta + deviance.n_dispersion
+    start = np.concatenate([theta_start, deviance.log_dispersion])
+    lower = np.concatenate([design.theta_lower, np.full(deviance.n_dispersion, -np.inf)])
     try:
-        found = bobyqa(deviance.profiled, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), PROFILE_TOLERANCES)
-        theta, _, _ = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
-        modes, _ = deviance.profiled_modes(theta)
-        if deviance.nagq == 1:
-            return Optimum(theta, modes.beta, modes.laplace, found.n_evals + 1, found.status, "profiled")
-        beta, route = modes.beta, "profiled"
+        found = bobyqa(deviance.profiled, start, lower, np.full(n_outer, THETA_START_STEP), PROFILE_TOLERANCES)
+        outer, _, _ = snap_to_boundary(deviance.profiled, found.params, found.value, lower)
+        modes, _ = deviance.profiled_modes(deviance.apply_dispersion(outer))
+        theta, log_dispersion = outer[: design.n_theta], outer[design.n_theta:]
+        if deviance.nagq == 1 and deviance.problem.family.newton_weights:
+            return Optimum(theta, modes.beta, log_dispersion, modes.laplace, found.n_evals + 1, found.status, "profiled")
+        beta, route = modes.beta, "profiled" if deviance.nagq > 1 else "profiled+polished"
     except ProfileFailure:
-        found = bobyqa(deviance.stage1, theta_start, lower, np.full(design.n_theta, THETA_START_STEP), STAGE1_TOLERANCES)
-        theta, beta, route = found.params, None, "two-stage"
+        found = bobyqa(deviance.stage1, start, lower, np.full(n_outer, THETA_START_STEP), STAGE1_TOLERANCES)
+        deviance.apply_dispersion(found.params)
+        theta, log_dispersion, beta, route = found.params[: design.n_theta], found.params[design.n_theta:], None, "two-stage"
     joint, _ = deviance.modes(theta, None)
-    return _stage2(deviance, theta, joint.beta if beta is None else beta, _beta_scales(joint, design.p), found.n_evals, route)
+    beta = joint.beta if beta is None else beta
+    return _stage2(deviance, theta, beta, log_dispersion, _beta_scales(joint, design.p), found.n_evals, route)
 
 
-def _stage2(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray, beta_steps: np.ndarray, n_evals: int, route: str) -> Optimum:
-    """BOBYQA over (θ, β) from (θ, β), with initial steps THETA_STEP for θ and `beta_steps` for β."""
+def _stage2(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray, log_dispersion: np.ndarray,
+            beta_steps: np.ndarray, n_evals: int, route: str) -> Optimum:
+    """BOBYQA over (θ, β[, log φ]) from there, with initial steps THETA_STEP for θ and log φ, `beta_steps` for β."""
     design = deviance.design
-    start = np.concatenate([theta, beta])
-    lower = np.concatenate([design.theta_lower, np.full(design.p, -np.inf)])
-    steps = np.concatenate([np.full(theta.size, THETA_STEP), beta_steps])
+    start = np.concatenate([theta, beta, log_dispersion])
+    lower = np.concatenate([design.theta_lower, np.full(design.p + log_dispersion.size, -np.inf)])
+    steps = np.concatenate([np.full(theta.size, THETA_STEP), beta_steps, np.full(log_dispersion.size, THETA_STEP)])
     found = bobyqa(deviance.stage2, start, lower, steps, STAGE2_TOLERANCES)
     params, value, _ = snap_to_boundary(deviance.stage2, found.params, found.value, lower)
-    return Optimum(params[: design.n_theta], params[design.n_theta:], value, n_evals + found.n_evals, found.status, route)
+    k = design.n_theta
+    return Optimum(params[:k], params[k:k + design.p], params[k + design.p:], value, n_evals + found.n_evals,
+                   found.status, route)

@@ -9,12 +9,13 @@ factor it returns is the one at the mode (the Laplace log-determinant then carri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...design.types import Design
-from .families import Family
+from ...families import Family
 from .system import ThetaRows, WeightedFactor, factorize, leverages
 
 # Largest Newton step (in u's standard-normal units and β's units) at which the modes count as found:
@@ -42,7 +43,7 @@ PROFILE_ITERATIONS = 50
 class Problem:
     """One GLMM fitting problem: the design, the family, X (C-ordered, for fast products), and the
     response in lme4's form - y as a proportion with prior weights = trials (binomial) or a count
-    with weight 1 (Poisson) - with the offset and each row's log normalising constant."""
+    with weight 1 (Poisson, negative binomial) - with the offset and each row's log normalising constant."""
 
     design: Design
     family: Family
@@ -65,21 +66,18 @@ class Problem:
         return self.offset + self.X @ beta + rows.times(u)
 
     def working(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fisher weights w = wt μ'²/V(μ) and the score of log p in η, w (y - μ)/μ'."""
-        mu, mu_eta = self.family.link.evaluate(eta)
-        weights = self.weights * mu_eta**2 / self.family.variance(mu)
-        return weights, weights * (self.y - mu) / mu_eta
+        """PIRLS weights (Fisher's, or the observed information where the family says so) and the score of log p in η."""
+        return self.family.working(self.y, eta, self.weights)
+
+    def with_family(self, family: Family) -> Problem:
+        """The same problem under `family` (e.g. another dispersion): the normalising constants follow it."""
+        return dataclasses.replace(self, family=family, log_norm=family.normalising_constant(self.y, self.weights))
 
 
 def make_problem(design: Design, family: Family, y: np.ndarray | None = None) -> Problem:
     """The problem for `design`; `y` (same form as design.y: successes or counts) replaces its response."""
     counts = np.asarray(design.y if y is None else y, dtype=float)
-    if family.name == "binomial":
-        trials = np.asarray(design.trials, dtype=float)
-        proportion = np.divide(counts, trials, out=np.zeros_like(counts), where=trials > 0)
-        weights = trials
-    else:
-        proportion, weights = counts, np.ones_like(counts)
+    proportion, weights = family.response_form(counts, design.trials)
     return Problem(
         design, family, np.ascontiguousarray(design.X, dtype=float), proportion, weights,
         np.asarray(design.offset, dtype=float), family.normalising_constant(proportion, weights),
@@ -189,9 +187,7 @@ def laplace_beta_gradient(problem: Problem, rows: ThetaRows, eta: np.ndarray, we
 
     h_i = r_i'A⁻¹r_i is row i's leverage; the second term carries dũ/dβ = -A⁻¹Λ'Z'WX.
     """
-    family = problem.family
-    mu, mu_eta = family.link.evaluate(eta)
-    g = leverages(random_factor, rows) * family.weight_derivative(eta, mu, mu_eta, problem.weights)
+    g = leverages(random_factor, rows) * problem.family.weight_derivative(problem.y, eta, problem.weights)
     through_modes = random_factor.solve(rows.transpose_times(g))
     return problem.X.T @ (g - weights * rows.times(through_modes))
 

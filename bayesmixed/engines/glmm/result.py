@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,10 +17,11 @@ from ...results.base import MixedFit
 from ...results.summary import FitSummary, criterion_lines, groups_line
 from .checks import overdispersion, overdispersion_note
 from .deviance import saturated_constant
-from .families import Family
+from ...families import Family
 from .pirls import Modes, Problem
 from .system import random_inverse_blocks, theta_rows
-from .vcov import Derivatives
+from .deviance import DevianceFunction
+from .vcov import Derivatives, derivatives_for, pirls_vcov
 
 WALD_NOTE = (
     "Note: z tests (Wald) use the standard errors from the Hessian of the deviance, as glmer does; they are "
@@ -51,6 +53,7 @@ class GlmmFit(MixedFit):
     converged: bool
     is_singular: bool
     messages: tuple[str, ...]
+    refit_problem: Callable[..., GlmmFit]
 
     # --- description -----------------------------------------------------------------------------
     @property
@@ -83,14 +86,10 @@ class GlmmFit(MixedFit):
         names = list(self.design.fixef_names)
         derivatives = self.derivatives
         if derivatives is None:
-            from .fit import derivatives_for
-
-            derivatives = derivatives_for(self)
+            derivatives = derivatives_for(self.problem, self.nagq, self.theta, self.beta, self.u)
         matrix = derivatives.vcov
         if matrix is None:
-            from .fit import pirls_vcov
-
-            matrix = pirls_vcov(self)
+            matrix = pirls_vcov(self.problem, self.theta, self.modes.eta)
         return pd.DataFrame(matrix, index=names, columns=names)
 
     @cached_property
@@ -105,8 +104,18 @@ class GlmmFit(MixedFit):
     # --- likelihood-based numbers ----------------------------------------------------------------
     @property
     def npar(self) -> int:
-        """Parameters counted by lme4: p fixed effects and the θ's."""
-        return self.design.p + self.design.n_theta
+        """Parameters counted by lme4: p fixed effects, the θ's, and the family's dispersion where it has one."""
+        return self.design.p + self.design.n_theta + int(self.family.has_dispersion)
+
+    @property
+    def dispersion(self) -> float | None:
+        """The family's estimated dispersion parameter (the negative binomial's θ, glmmTMB's sigma()); None without one."""
+        return self.family.dispersion
+
+    def devfun(self) -> DevianceFunction:
+        """The objective as a function of the parameters (lme4's mkGlmerDevfun), warm-started at the estimates:
+        `.stage2(θ, β[, log φ])` is the Laplace/AGQ deviance, `.profiled(θ[, log φ])` the Laplace deviance minimised over β."""
+        return DevianceFunction(self.problem, self.nagq, self.u.copy(), self.beta.copy())
 
     @property
     def lme4_objective(self) -> float:
@@ -127,7 +136,7 @@ class GlmmFit(MixedFit):
     @property
     def overdispersion(self) -> dict[str, float] | None:
         """Poisson only: Pearson χ² of the conditional fit, its ratio to the residual df, and the p-value."""
-        if self.family.name != "poisson":
+        if not self.family.fixed_variance_counts:
             return None
         chi2, ratio, p = overdispersion(self.problem, self.modes.eta, self.df_resid)
         return {"chi2": chi2, "df": float(self.df_resid), "ratio": ratio, "p": p}
@@ -159,7 +168,7 @@ class GlmmFit(MixedFit):
     def draw_response(self, eta: np.ndarray, trials: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Counts (Poisson) or observed proportions out of `trials` (binomial) given η (draws, rows)."""
         mu = self.inverse_link(eta)
-        if self.family.name == "poisson":
+        if not self.family.bounded_mean:
             return self.family.sample(mu, trials, rng)
         return self.family.sample(mu, np.broadcast_to(trials, mu.shape), rng) / trials
 
@@ -183,14 +192,12 @@ class GlmmFit(MixedFit):
         """The same model fitted to a new response `y` (the design's form: successes or counts), warm-started
         from this fit's θ and β (or `start`): the parametric bootstrap's refit.  Standard errors are computed
         only when asked for (or with check_derivatives=True); messages are recorded, not warned."""
-        from .fit import fit_problem
-
         y = np.asarray(y, dtype=float)
         if y.shape != (self.design.n,):
             raise BayesmixedError(f"refit needs one response value per row ({self.design.n}), got shape {y.shape}")
         start = start or {"theta": self.theta, "fixef": self.beta}
-        return fit_problem(self.design, self.family, y, self.nagq, start=start, check_derivatives=check_derivatives,
-                           warm_u=self.u, warn=False)
+        # the engine's fit_problem, handed over by fit_glmm (results do not import the engine's driver)
+        return self.refit_problem(self.design, self.family, y, self.nagq, start, check_derivatives, self.u, False)
 
     # --- printing --------------------------------------------------------------------------------
     def summary(self) -> FitSummary:
@@ -203,7 +210,7 @@ class GlmmFit(MixedFit):
         approximation = "Laplace Approximation" if self.nagq == 1 else f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.nagq}"
         return FitSummary(
             title=(f"Generalized linear mixed model fit by maximum likelihood ({approximation}) ['GlmmFit']\n"
-                   f" Family: {self.family.name}  ( {self.family.link.name} )"),
+                   f" Family: {self.family.describe()}"),
             formula=self.design.formula,
             criterion_lines=criterion_lines(False, self.objective, self.aic, self.bic, self.loglik, self.df_resid),
             scaled_residuals=self.residuals("pearson").to_numpy(),

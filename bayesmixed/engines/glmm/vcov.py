@@ -8,6 +8,8 @@ the nodes' scales 1/L_jj - from the last step's weights, one step behind the mod
 smooth in (θ, β) and moves H by up to ~1% (cbpp, Laplace; AGQ with few nodes is sensitive to it
 too), so to give glmer's standard errors the Hessian is taken of that same function
 (`Lme4Deviance`).  The estimates themselves minimise the converged deviance, which is never higher.
+A family with a dispersion parameter (the negative binomial) follows glmmTMB instead: the Hessian of
+the converged deviance over (θ, β, log φ).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import numpy as np
 
 from ..checks import GRADIENT_TOL, scaled_gradient
 from ..derivatives import central_gradient, central_gradient_hessian
+from ..threads import engine_threads
 from .deviance import DevianceFunction, saturated_constant
 from .pirls import Modes, Problem
-from .system import ThetaRows, factorize
+from .system import ThetaRows, factorize, theta_rows
 
 # lme4's glmerControl(tolPwrss) and its PIRLS iteration and step-halving limits.
 LME4_PIRLS_TOL = 1e-7
@@ -69,13 +72,14 @@ class Lme4Deviance:
         return np.nan
 
 
-def vcov_from_hessian(hessian: np.ndarray, n_theta: int) -> np.ndarray | None:
-    """2 H⁻¹ restricted to β (symmetrised), or None when H is singular or the block not positive definite."""
+def vcov_from_hessian(hessian: np.ndarray, n_theta: int, p: int) -> np.ndarray | None:
+    """2 H⁻¹ restricted to β (symmetrised; H over (θ, β[, log φ])), or None when H is singular or the block
+    not positive definite."""
     try:
         inverse = np.linalg.inv(hessian)
     except np.linalg.LinAlgError:
         return None
-    block = inverse[n_theta:, n_theta:]
+    block = inverse[n_theta:n_theta + p, n_theta:n_theta + p]
     vcov = block + block.T
     if not np.all(np.isfinite(vcov)) or np.any(np.linalg.eigvalsh(vcov) <= 0):
         return None
@@ -115,14 +119,34 @@ class Derivatives:
 def derivatives_at(deviance: DevianceFunction, theta: np.ndarray, beta: np.ndarray) -> Derivatives:
     """glmer's Hessian and vcov at (θ, β), and the gradient of the converged deviance there (fixed PIRLS
     start, so that it is a deterministic function for the differences); η₀ is the linear predictor of
-    PIRLS with β free at θ, where lme4's first stage ends."""
-    params = np.concatenate([theta, beta])
+    PIRLS with β free at θ, where lme4's first stage ends.  With a dispersion parameter the arguments
+    are (θ, β, log φ) at the deviance function's current φ, and the Hessian is the converged deviance's."""
+    params = np.concatenate([theta, beta, deviance.log_dispersion])
     at_optimum, _ = deviance.modes(theta, beta)
     deviance.fixed_start = at_optimum.u
     try:
-        lme4_deviance = Lme4Deviance(deviance, deviance.modes(theta, None)[0].eta)
-        _, hessian = central_gradient_hessian(lme4_deviance, params, lme4_deviance(params))
-        gradient = central_gradient(deviance.stage2, params)
+        if deviance.n_dispersion:
+            gradient, hessian = central_gradient_hessian(deviance.stage2, params, deviance.stage2(params))
+        else:
+            lme4_deviance = Lme4Deviance(deviance, deviance.modes(theta, None)[0].eta)
+            _, hessian = central_gradient_hessian(lme4_deviance, params, lme4_deviance(params))
+            gradient = central_gradient(deviance.stage2, params)
     finally:
         deviance.fixed_start = None
-    return Derivatives(gradient, hessian, vcov_from_hessian(hessian, theta.size))
+    return Derivatives(gradient, hessian, vcov_from_hessian(hessian, theta.size, beta.size))
+
+
+def derivatives_for(problem: Problem, nagq: int, theta: np.ndarray, beta: np.ndarray, u: np.ndarray) -> Derivatives:
+    """glmer's Hessian and vcov at a fit made without them (refits)."""
+    deviance = DevianceFunction(problem, nagq, u, beta)
+    with engine_threads(), np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # as in fit_problem
+        return derivatives_at(deviance, theta, beta)
+
+
+def pirls_vcov(problem: Problem, theta: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """vcov(β̂) from the joint (u, β) PIRLS factor at the estimates: (R_X'R_X)⁻¹ (glmer's use.hessian = FALSE)."""
+    design = problem.design
+    weights, _ = problem.working(eta)
+    rest_inverse = factorize(theta_rows(design, theta), problem.X, weights).inverse_parts()[2]
+    p = design.p
+    return rest_inverse[-p:, -p:] if p else np.zeros((0, 0))

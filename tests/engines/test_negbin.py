@@ -1,0 +1,114 @@
+"""Negative binomial (NB2) GLMMs by ML against glmmTMB(family = nbinom2) and lme4's glmer.nb.
+
+References: tests/reference/negbin_reference.json from tests/reference/make_negbin_reference.R (glmmTMB
+1.1.5, lme4 1.1-31).  The Laplace approximation here uses the observed information, as glmmTMB's does,
+so the bars are glmmTMB's: log-likelihood and β to 1e-3, θ (NB size) to 1e-2 relative, random-effect sds
+to 1e-2.  glmer.nb's Laplace uses Fisher weights (the log link is not NB's canonical link), which puts its
+optimum ~0.1 log-likelihood units and up to 0.04 in β away; it is checked at that looser distance.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmixed as bm
+from bayesmixed.errors import BayesmixedError
+
+REFERENCE = Path(__file__).parent.parent / "reference"
+CASES = ("grouseticks", "slopes", "salamanders")
+
+
+@lru_cache(maxsize=1)
+def reference() -> dict:
+    return json.loads((REFERENCE / "negbin_reference.json").read_text())
+
+
+def dataset(case: str) -> pd.DataFrame:
+    file, factors = {"grouseticks": ("grouseticks.csv", ["YEAR", "BROOD", "LOCATION"]),
+                     "slopes": ("negbin_slopes.csv", ["g"]), "salamanders": ("salamanders.csv", ["site"])}[case]
+    data = pd.read_csv(REFERENCE / file)
+    for column in factors:
+        data[column] = data[column].astype(str)
+    return data
+
+
+@lru_cache(maxsize=None)
+def fit_case(case: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean fit: no convergence or singularity warnings
+        return bm.glmer(reference()[case]["formula"], dataset(case), "negbin")
+
+
+def reference_sds(ref: dict) -> np.ndarray:
+    return np.concatenate([np.atleast_1d(term["sd"]) for term in ref["ranef_sdcor"].values()])
+
+
+def fitted_sds(fit) -> np.ndarray:
+    table = fit.varcorr
+    return table.loc[table["var2"].isna(), "sdcor"].to_numpy(dtype=float)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_negbin_matches_glmmtmb(case):
+    ref = reference()[case]["glmmTMB"]
+    fit = fit_case(case)
+    assert fit.converged and fit.family.name == "negbin"
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-3)
+    beta_ref = np.array([ref["fixef"][name] for name in fit.design.fixef_names])
+    np.testing.assert_allclose(fit.beta, beta_ref, atol=1e-3)
+    assert fit.dispersion == pytest.approx(ref["theta_nb"], rel=1e-2)
+    np.testing.assert_allclose(fitted_sds(fit), reference_sds(ref), rtol=1e-2)
+    se_ref = np.array([ref["se"][name] for name in fit.design.fixef_names])
+    np.testing.assert_allclose(fit.se.to_numpy(), se_ref, rtol=1e-2)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_negbin_is_near_glmer_nb(case):
+    """glmer.nb's Fisher-weight Laplace approximation lands close to, but not at, the same optimum."""
+    ref = reference()[case]["glmer_nb"]
+    fit = fit_case(case)
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=0.15)
+    beta_ref = np.array([ref["fixef"][name] for name in fit.design.fixef_names])
+    np.testing.assert_allclose(fit.beta, beta_ref, atol=0.05)
+    assert fit.dispersion == pytest.approx(ref["theta_nb"], rel=1e-2)
+
+
+def test_correlation_of_the_random_slope_matches_glmmtmb():
+    fit = fit_case("slopes")
+    correlation = fit.varcorr.loc[fit.varcorr["var2"].notna(), "sdcor"].iloc[0]
+    assert correlation == pytest.approx(reference()["slopes"]["glmmTMB"]["ranef_sdcor"]["g"]["cor"], abs=2e-3)
+
+
+def test_summary_counts_and_shows_the_dispersion():
+    fit = fit_case("salamanders")
+    assert fit.npar == fit.design.p + fit.design.n_theta + 1  # θ_NB counts, as in glmmTMB's df
+    assert fit.aic == pytest.approx(-2 * reference()["salamanders"]["glmmTMB"]["loglik"] + 2 * fit.npar, abs=2e-3)
+    text = str(fit.summary())
+    assert "negbin" in text and f"{fit.dispersion:.4g}" in text
+    assert fit.overdispersion is None  # the Poisson check does not apply: NB models the extra variance
+
+
+def test_simulate_and_refit_recover_the_dispersion():
+    """Draws from the fitted NB model have its variance; refitting one of them warm-starts and converges."""
+    fit = fit_case("salamanders")
+    draws = fit.simulate(2, seed=11)
+    assert draws.shape == (2, fit.nobs) and np.all(draws == np.round(draws)) and draws.min() >= 0
+    refit = fit.refit(draws[0])
+    assert refit.converged and refit.dispersion == pytest.approx(fit.dispersion, rel=0.5)
+    assert refit.family.dispersion != fit.dispersion  # estimated again, not carried over
+
+
+def test_negbin_needs_counts_and_is_not_sampled_by_bayes():
+    data = dataset("slopes")
+    data["y"] = data["y"] + 0.5
+    with pytest.raises(BayesmixedError, match="negative binomial response 'y' must hold non-negative whole-number counts"):
+        bm.glmer("y ~ x + (1 | g)", data, "negbin")
+    with pytest.raises(BayesmixedError, match="negbin"):
+        bm.Model("y ~ x + (1 | g)", dataset("slopes"), "negbin").fit("bayes")
