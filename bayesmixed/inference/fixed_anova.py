@@ -94,9 +94,10 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
     notes = _design_notes(structure, kind)
     if fit.design.family != "gaussian":
         if kind == "I" or method == "Kenward-Roger":
+            reason = ("sequential type I tests are for linear mixed models" if kind == "I" else
+                      "denominator df (ddf) are for the F-tests of linear mixed models")
             raise BayesmixedError(f"a {fit.design.family} GLMM gets Wald χ² tests of type 'II' or 'III' "
-                                  "(car::Anova's); " + ("sequential type I tests are for linear mixed models" if kind == "I" else
-                                     "denominator df (ddf) are for the F-tests of linear mixed models"))
+                                  f"(car::Anova's); {reason}")
         return _wald_tests(fit, structure, kind, notes)
     hypotheses = contrasts(structure, kind)
     if method == "Kenward-Roger":

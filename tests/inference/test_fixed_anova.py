@@ -69,7 +69,7 @@ def lmm_tables() -> list[tuple[str, str]]:
     """Every lmerTest table, except Kenward-Roger's of the weighted fit: pbkrtest builds Var(y) without the
     prior weights (σ²I where the model has σ²/w; test_kenward_roger_honours_prior_weights)."""
     return [(case_id, key) for case_id, case in reference()["lmm"].items() for key in case["tables"]
-            if not key.endswith("sum_coding") and not (case.get("weights") and "Kenward" in key)]
+            if key != "drop1" and not key.endswith("sum_coding") and not (case.get("weights") and "Kenward" in key)]
 
 
 def assert_matches_lmertest(frame: pd.DataFrame, expected: dict) -> None:
@@ -196,3 +196,24 @@ def test_missing_cells_are_named_in_a_note_as_lmertest_does():
     table = lmm_fit("split_empty_cell").anova()
     assert any("missing cells for: Aa3:Bb2" in note for note in table.notes)
     assert not lmm_fit("split").anova().notes
+
+
+def assert_matches_drop1(table: pd.DataFrame, expected: dict, rtol: float) -> None:
+    assert list(table.index) == expected["terms"]
+    assert table["npar"].tolist()[1:] == expected["npar"][1:] and pd.isna(table["npar"].iloc[0])
+    np.testing.assert_allclose(table["aic"], expected["aic"], rtol=rtol)
+    np.testing.assert_allclose(table["lrt"].iloc[1:], expected["lrt"][1:], rtol=rtol)
+    np.testing.assert_allclose(table["p"].iloc[1:], expected["p"][1:], rtol=rtol)
+
+
+def test_drop1_matches_lme4_for_ml_and_refits_reml_fits_by_ml():
+    expected = reference()["lmm"]["split_ml"]["tables"]["drop1"]
+    assert_matches_drop1(bm.drop1(lmm_fit("split_ml")), expected, rtol=1e-6)
+    from_reml = bm.drop1(lmm_fit("split"))
+    assert_matches_drop1(from_reml, expected, rtol=1e-6)
+    assert any("refitted with ML" in note for note in from_reml.notes)
+
+
+def test_drop1_of_a_glmm_matches_lme4():
+    """Only terms no other term contains are dropped: x and A:B, not A or B."""
+    assert_matches_drop1(bm.drop1(glmm_fit()), reference()["glmm"]["binom"]["drop1"], rtol=1e-4)

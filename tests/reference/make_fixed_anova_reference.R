@@ -56,6 +56,9 @@ binom <- read_back("binom", list(g = paste0("g", 1:12), A = c("a1", "a2", "a3"),
 table_of <- function(a) list(terms = rownames(a), sum_sq = unname(a[["Sum Sq"]]), mean_sq = unname(a[["Mean Sq"]]),
                              num_df = unname(a$NumDF), den_df = unname(a$DenDF), f = unname(a[["F value"]]),
                              p = unname(a[["Pr(>F)"]]))
+# lme4's drop1(fit, test = "Chisq"): the terms no other term contains, each dropped and the model refitted.
+drop1_of <- function(a) list(terms = rownames(a), npar = unname(a$npar), aic = unname(a$AIC), lrt = unname(a$LRT),
+                             p = unname(a[["Pr(Chi)"]]))
 lmm_cases <- list(
   list(id = "cake", data = "cake", formula = "angle ~ recipe * temperature + (1 | recipe:replicate)", REML = TRUE),
   list(id = "sleep", data = "sleep", formula = "Reaction ~ block * group + (Days | Subject)", REML = TRUE),
@@ -89,6 +92,7 @@ for (case in lmm_cases) {
   sum_fit <- suppressMessages(fit_case())
   options(contrasts = c("contr.treatment", "contr.poly"))
   tables[["III_Satterthwaite_sum_coding"]] <- table_of(anova(sum_fit, type = "III"))
+  if (!case$REML && is.null(case$weights)) tables[["drop1"]] <- drop1_of(drop1(as(fit, "lmerMod"), test = "Chisq"))
   out$lmm[[case$id]] <- c(case, list(loglik = as.numeric(logLik(fit)), tables = tables))
 }
 # car::Anova's Wald chi-square tests; type III with sum-to-zero coding (car's type III tests the coded
@@ -102,5 +106,6 @@ options(contrasts = c("contr.treatment", "contr.poly"))
 type3 <- Anova(sum_fit, type = 3)
 out$glmm$binom <- list(id = "binom", data = "binom", formula = glmm_formula, family = "binomial",
                        loglik = as.numeric(logLik(fit)), II = wald_of(Anova(fit, type = 2)),
-                       III = wald_of(type3[rownames(type3) != "(Intercept)", ]))
-writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), file.path(ref_dir, "fixed_anova_reference.json"))
+                       III = wald_of(type3[rownames(type3) != "(Intercept)", ]),
+                       drop1 = drop1_of(drop1(fit, test = "Chisq")))
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null"), file.path(ref_dir, "fixed_anova_reference.json"))
