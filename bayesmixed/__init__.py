@@ -24,6 +24,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "prior": ("bayesmixed.engines.bayes.prior", None),
     "anova": ("bayesmixed.inference", "anova"),
     "bootstrap_lrt": ("bayesmixed.inference", "bootstrap_lrt"),
+    "drop1": ("bayesmixed.inference", "drop1"),
     "compare": ("bayesmixed.inference", "compare"),
     "side_by_side": ("bayesmixed.inference", "side_by_side"),
     "aic_table": ("bayesmixed.inference", "aic_table"),
