@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -60,3 +61,26 @@ def warn_user(message: str, category: type[Warning]) -> None:
     while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def check_options(options: Iterable[str], accepted: Iterable[str], call: str) -> None:
+    """Refuse keyword options that `call` does not take, naming them (a raw TypeError names only the first)."""
+    accepted = sorted(set(accepted))
+    unknown = sorted(set(options) - set(accepted))
+    if not unknown:
+        return
+    by_lower = {name.lower(): name for name in accepted}
+    close = sorted({by_lower[match] for name in unknown
+                    for match in difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)})
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise BayesmixedError(
+        f"unknown option(s) for {call}: {', '.join(unknown)}{hint} (it takes {', '.join(accepted) or 'none'})"
+    )
+
+
+def keyword_names(function: Callable[..., Any], *exclude: str) -> list[str]:
+    """The parameters of `function` that can be given by keyword and have defaults, less `exclude`."""
+    import inspect
+
+    return [name for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.default is not inspect.Parameter.empty and name not in exclude]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .design import Design, build_design
 from .design.weights import WeightsArg
-from .errors import BayesmixedError
+from .errors import BayesmixedError, check_options, keyword_names
 
 METHODS = ("reml", "ml", "bayes", "prior")
 
@@ -52,6 +52,7 @@ class Model:
         if self.design.family == "gaussian":
             from .engines.lmm import fit_lmm
 
+            check_options(options, keyword_names(fit_lmm, "reml"), f"fit({key!r})")
             return fit_lmm(self.design, reml=key == "reml", **options)
         if key == "reml":
             raise BayesmixedError(
@@ -61,6 +62,7 @@ class Model:
         from .engines.glmm import fit_glmm
         from .engines.glmm.api import refuse_unsupported_weights
 
+        check_options(options, keyword_names(fit_glmm), f"fit({key!r})")
         refuse_unsupported_weights(self.design)
         return fit_glmm(self.design, **options)
 

@@ -50,16 +50,28 @@ class NumericColumnsSpec:
         return pd.DataFrame(matrix, columns=self.names, index=data.index)
 
 
+def logicals_as_factors(data: pd.DataFrame) -> pd.DataFrame:
+    """R reads a logical predictor as a factor with levels FALSE < TRUE (hence the column `treatTRUE`)."""
+    logical = [c for c in data.columns if pd.api.types.is_bool_dtype(data[c].dtype)]
+    if not logical:
+        return data
+    return data.assign(**{
+        str(c): pd.Categorical(np.where(data[c].to_numpy(dtype=bool), "TRUE", "FALSE"), categories=["FALSE", "TRUE"])
+        for c in logical
+    })
+
+
 def matrix_on_new_data(spec, data: pd.DataFrame) -> np.ndarray:
     """A fitted part's matrix on new data, encoded as in the fit."""
-    return np.asarray(spec.get_model_matrix(data, na_action="ignore", context=FORMULA_FUNCTIONS), dtype=float)
+    return np.asarray(spec.get_model_matrix(logicals_as_factors(data), na_action="ignore", context=FORMULA_FUNCTIONS),
+                      dtype=float)
 
 
 def materialise(text: str, frame: pd.DataFrame) -> tuple[np.ndarray, list[str], object]:
     """(matrix, formulaic-style column names, spec for new data) of a formula part on the frame."""
     spec = numeric_columns_spec(text, frame)
     if spec is None:
-        matrix = model_matrix(text, frame, na_action="raise", context=FORMULA_FUNCTIONS)
+        matrix = model_matrix(text, logicals_as_factors(frame), na_action="raise", context=FORMULA_FUNCTIONS)
         return np.asarray(matrix, dtype=float), list(matrix.columns), matrix.model_spec
     return spec.get_model_matrix(frame).to_numpy(), spec.names, spec
 

@@ -23,10 +23,11 @@ class RankDeficiencyWarning(UserWarning):
 
 
 def r_column_name(name: str) -> str:
-    """formulaic's names in R's style: 'Intercept' -> '(Intercept)', 'period[T.2]' -> 'period2'."""
+    """formulaic's names in R's style: 'Intercept' -> '(Intercept)', 'period[T.2]' -> 'period2',
+    'I(age ** 2)' -> 'I(age^2)' (R deparses a power without spaces)."""
     if name == "Intercept":
         return "(Intercept)"
-    return _BRACKET.sub(r"\1", name)
+    return _BRACKET.sub(r"\1", name).replace(" ** ", "^")
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,13 @@ def _python_names(code: str, formula: str, position: int) -> list[str]:
         raise FormulaError(f"cannot read the expression {code!r} ({exc.msg})", formula, position) from None
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     bases = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    return [
+    quoted = [  # formulaic's Q('a column name') refers to that column
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Q"
+        and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+    ]
+    return quoted + [
         node.id
         for node in ast.walk(tree)
         if isinstance(node, ast.Name) and id(node) not in called and id(node) not in bases
@@ -169,6 +175,13 @@ def sum_terms(node: Node, sign: str = "+") -> list[tuple[str, Node]]:
     return [(sign, node)]
 
 
+FACTOR_CALLS = ("factor", "as.factor")
+
+
+def _is_column_name(text: str) -> bool:
+    return text.isidentifier() or (len(text) > 2 and text.startswith("`") and text.endswith("`"))
+
+
 def _grouping(node: Node, formula: str) -> list[tuple[tuple[str, ...], str]]:
     """(factors, name) of each grouping in a bar's right side: `g`, `a:b`, or nested `a/b` (-> a, b:a)."""
     if isinstance(node, Group):
@@ -176,6 +189,11 @@ def _grouping(node: Node, formula: str) -> list[tuple[tuple[str, ...], str]]:
     if isinstance(node, Leaf) and node.kind == "name":
         name = node.text.strip("`")
         return [((name,), name)]
+    if isinstance(node, Leaf) and node.kind == "call" and _call_name(node.text) in FACTOR_CALLS:
+        # a grouping variable is a factor already: (1 | factor(g)) groups by g, named as written (lme4's way)
+        arguments = call_arguments(node.text, formula, node.position)
+        if len(arguments) == 1 and _is_column_name(arguments[0]):
+            return [((arguments[0].strip("`"),), node.text)]
     if isinstance(node, Binary) and node.op == ":":
         left, right = _grouping(node.left, formula), _grouping(node.right, formula)
         if len(left) == 1 and len(right) == 1:

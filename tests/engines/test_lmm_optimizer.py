@@ -22,6 +22,7 @@ from bayesmixed.engines.lmm.optimize import (
     newton_polish,
     path_is_reproducible,
 )
+from bayesmixed.results.advice import SingularFitWarning
 
 # lme4's Dyestuff2 (Box & Tiao): the classic boundary fit, the batch variance is estimated as 0.
 DYESTUFF2 = pd.DataFrame({
@@ -34,15 +35,17 @@ DYESTUFF2 = pd.DataFrame({
 
 def test_zero_variance_boundary_fit_is_found_and_flagged():
     # R: lmer(Yield ~ 1 + (1|Batch), Dyestuff2) -> theta 0, sigma 3.71568427447573, REMLcrit 161.828277812288
-    fit = bm.lmer("Yield ~ 1 + (1 | Batch)", DYESTUFF2)
+    with pytest.warns(SingularFitWarning, match=r"^boundary \(singular\) fit: \(1 \| Batch\)"):
+        fit = bm.lmer("Yield ~ 1 + (1 | Batch)", DYESTUFF2)
     assert fit.theta[0] == 0.0
     assert fit.is_singular and fit.converged
     assert fit.sigma == pytest.approx(3.71568427447573, rel=1e-8)
     assert fit.objective == pytest.approx(161.828277812288, rel=1e-10)
     assert fit.fixef["(Intercept)"] == pytest.approx(5.6656, rel=1e-12)
     (message,) = fit.messages
-    assert "singular" in message and "Batch: the variance of (Intercept) is estimated as 0" in message
-    assert "||" in message and "bayes" in message
+    assert "(1 | Batch): the variance of (Intercept) is estimated as 0 (theta Batch.(Intercept) = 0" in message
+    # a scalar term: drop it; `||` would change nothing
+    assert "consider dropping (1 | Batch)" in message and "||" not in message and "bayes" in message
     assert np.all(fit.ranef["Batch"].to_numpy() == 0.0)
     assert "WARNINGS" in str(fit.summary()) and "singular" in str(fit.summary())
     # lmerTest on the boundary fit: df 29 (the Moore-Penrose inverse drops the flat θ direction)

@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 
 from ...design import Design, build_design
-from ...errors import BayesmixedError
 from ...design.weights import WeightsArg
+from ...errors import BayesmixedError, check_options, keyword_names
 from .fit import fit_glmm
 from .result import GlmmFit
 
@@ -19,6 +19,7 @@ def glmer(formula: str, data: pd.DataFrame, family: str = "binomial", nagq: int 
     Laplace (nagq = 1) or adaptive Gauss-Hermite quadrature with nagq nodes (one scalar random term).
     weights: binomial: the number of trials of a proportion response (column name or array).
     options: link, start, check_derivatives (see fit_glmm)."""
+    check_options(options, ["family", "nagq", "weights", *keyword_names(fit_glmm, "nagq")], "glmer")
     design = build_design(formula, data, family, weights)
     refuse_unsupported_weights(design)
     return fit_glmm(design, nagq, **options)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ...design import build_design
 from ...design.weights import WeightsArg
-from ...errors import BayesmixedError
+from ...errors import BayesmixedError, check_options, keyword_names
 from ...results.lmm import LmmFit
 from .fit import fit_lmm
 
@@ -21,4 +21,5 @@ def lmer(formula: str, data: pd.DataFrame, REML: bool = True, weights: WeightsAr
     if str(family).lower() != "gaussian":
         raise BayesmixedError(f"lmer fits Gaussian models; for family={family!r} use bm.glmer(formula, data, "
                               f"family={family!r})")
+    check_options(options, ["REML", "weights", *keyword_names(fit_lmm, "reml")], "lmer")
     return fit_lmm(build_design(formula, data, "gaussian", weights), reml=REML, **options)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...design.types import Design
-from ...errors import BayesmixedError
-from ...results.advice import convergence_message, identifiability_message, singular_fit_message
+from ...errors import BayesmixedError, warn_user
+from ...results.advice import (
+    SINGULAR_PREFIX, SingularFitWarning, convergence_message, identifiability_message, singular_fit_message,
+)
 from ...results.lmm import LmmFit
 from .conditional import conditional_modes
 from ..checks import SINGULAR_TOL, singular_components
@@ -55,6 +57,9 @@ def fit_lmm(
         sigma = residual_sd(factor, reml)
         beta, effects = conditional_modes(factor, design)
     singular = singular_components(theta, design.theta_lower).size > 0
+    messages = _messages(design, theta, singular, report)
+    for message in messages:
+        warn_user(message, SingularFitWarning if message.startswith(SINGULAR_PREFIX) else LmmWarning)
     return LmmFit(
         design=design,
         reml=reml,
@@ -68,7 +73,7 @@ def fit_lmm(
         optimizer_status=optimum.status,
         convergence=report,
         is_singular=singular,
-        messages=_messages(design, theta, singular, report),
+        messages=messages,
     )
 
 
@@ -88,6 +93,10 @@ def _optimize(
         if optimum.polished:
             report = check_convergence(criterion, optimum.theta, optimum.value, lower, optimum.reached_limit, report)
     return optimum, report
+
+
+class LmmWarning(UserWarning):
+    """lme4's convergence and identifiability warnings of a REML/ML fit (also kept in fit.messages)."""
 
 
 def _messages(design: Design, theta: np.ndarray, singular: bool, report: ConvergenceReport) -> tuple[str, ...]:
