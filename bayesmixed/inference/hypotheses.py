@@ -43,12 +43,13 @@ _CATEGORICAL_CALL = re.compile(r"^\s*C\(\s*`?([^,`)]+?)`?\s*(,.*)?\)\s*$")
 @dataclass(frozen=True)
 class FixedTerm:
     """One formula term of the fixed part: its label, variables (formulaic factor expressions), which of
-    them are numeric, and its columns in the fit's X."""
+    them are numeric (and which of those give several columns, as poly(x, 2)), and its columns in X."""
 
     label: str
     variables: tuple[str, ...]
     numerics: frozenset[str]
     columns: tuple[int, ...]
+    matrix_valued: frozenset[str] = frozenset()
 
     @property
     def order(self) -> int:
@@ -57,7 +58,9 @@ class FixedTerm:
     def contained_in(self, other: "FixedTerm") -> bool:
         """SAS's containment: `other` has every variable of this term and more, and the same numeric ones."""
         mine, theirs = set(self.variables), set(other.variables)
-        return mine < theirs and self.numerics == other.numerics
+        # lmerTest reads "numeric" from R's dataClasses, where a matrix-valued covariate (poly(x, 2)) is
+        # "nmatrix.2": it counts as a factor there, and so it does here.
+        return mine < theirs and self.numerics - self.matrix_valued == other.numerics - other.matrix_valued
 
     def relative_of(self, other: "FixedTerm") -> bool:
         """car's relatives: `other` has every variable of this term (numeric or not) and more."""
@@ -93,7 +96,7 @@ def term_structure(design: Any) -> TermStructure:
         kinds[expression] = getattr(kind, "value", str(kind))
         if kinds[expression] == "categorical":
             levels[expression] = tuple(state["categories"])
-    terms, intercept, start = [], False, 0
+    terms, intercept, start, widths = [], False, 0, {}
     for term, _, columns in spec.structure:
         indices = [position[i] for i in range(start, start + len(columns)) if i in position]
         start += len(columns)
@@ -102,8 +105,18 @@ def term_structure(design: Any) -> TermStructure:
             intercept = True
             continue
         numerics = frozenset(v for v in variables if kinds.get(v) != "categorical")
-        terms.append(FixedTerm(str(term), variables, numerics, tuple(indices)))
+        for variable in numerics - set(widths):
+            widths[variable] = 1 if fixed.variables is None else _numeric_values(variable, fixed.variables).shape[1]
+        matrix_valued = frozenset(v for v in numerics if widths[v] > 1)
+        terms.append(FixedTerm(str(term), variables, numerics, tuple(indices), matrix_valued))
     return TermStructure(np.asarray(design.X), tuple(terms), intercept, spec, levels, fixed.variables)
+
+
+def _numeric_values(variable: str, frame: pd.DataFrame) -> np.ndarray:
+    """A numeric variable's column(s) on the frame, as formulaic evaluates it."""
+    from formulaic import model_matrix
+
+    return np.asarray(model_matrix(f"0 + {variable}", frame, context=FORMULA_FUNCTIONS), dtype=float)
 
 
 # ---- numerical pieces of lmerTest ------------------------------------------------------------------
@@ -237,8 +250,6 @@ def _level_codes(frame: pd.DataFrame, variable: str, levels: tuple[Any, ...]) ->
 def _cell_design(structure: TermStructure, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """The cell-means columns (~ 0 + term per term, intercept first), the term of each column (-1: the
     intercept), which of them make the treatment-coded X (R's rule, aliased columns dropped), and names."""
-    from formulaic import model_matrix
-
     blocks, owners, treatment_mask, names = [], [], [], []
     if structure.intercept:
         blocks.append(np.ones((len(frame), 1)))
@@ -252,10 +263,12 @@ def _cell_design(structure: TermStructure, frame: pd.DataFrame) -> tuple[np.ndar
         columns, reference, labels = [np.ones(len(frame))], [False], [""]
         for variable in term.variables:
             if variable in term.numerics:
-                values = np.asarray(model_matrix(f"0 + {variable}", frame, context=FORMULA_FUNCTIONS),
-                                    dtype=float)[:, 0]
-                columns = [c * values for c in columns]
-                labels = [f"{label}:{variable}" for label in labels]
+                # one column for most, several for poly(x, k) and the like
+                values = _numeric_values(variable, frame)
+                columns = [c * values[:, j] for j in range(values.shape[1]) for c in columns]
+                reference = [r for _ in range(values.shape[1]) for r in reference]
+                labels = [f"{label}:{variable}" + (f"{j + 1}" if values.shape[1] > 1 else "")
+                          for j in range(values.shape[1]) for label in labels]
                 continue
             levels = structure.levels[variable]
             codes = _level_codes(frame, variable, levels)

@@ -67,6 +67,7 @@ lmm_cases <- list(
   list(id = "split_weighted", data = "split", formula = "y ~ A * B + (1 | block)", REML = TRUE, weights = "w"),
   list(id = "split_no_intercept", data = "split", formula = "y ~ 0 + A + x + (1 | block)", REML = TRUE),
   list(id = "split_covariate", data = "split", formula = "y ~ A + x * B + (1 | block)", REML = TRUE),
+  list(id = "split_poly", data = "split", formula = "y ~ A * poly(x, 2) + (1 | block)", REML = TRUE),
   list(id = "split_empty_cell", data = "split_empty_cell", formula = "y ~ A * B + (1 | block)", REML = TRUE)
 )
 datasets <- list(cake = cake_data, sleep = sleep, split = split, binom = binom,
