@@ -115,3 +115,17 @@ def test_binomial_proportion_with_weights_is_the_cbind_fit():
     assert proportion.loglik == pytest.approx(ref["loglik"], rel=1e-5)
     np.testing.assert_allclose(proportion.beta, list(ref["beta"].values()), rtol=1e-3)
     np.testing.assert_allclose(proportion.theta, ref["theta"], rtol=1e-3)
+
+
+def test_weighted_profile_intervals_match_lme4(fits):
+    """Variance parameters against lme4's profile; fixed effects against Wald, since lme4's profile of β ignores
+    the weights (lme4 issue #192): a likelihood interval is close to Wald's here, not 15 times narrower."""
+    ref = REFERENCE["profile_sleep_ml"]
+    intervals = fits["sleep_ml"].confint(method="profile", old_names=False)
+    variance = intervals.loc[ref["names"]].to_numpy()
+    np.testing.assert_allclose(variance[:, 0], ref["lower"], rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(variance[:, 1], ref["upper"], rtol=2e-4, atol=2e-4)
+    fixed = intervals.loc[ref["wald_names"]].to_numpy()
+    wald_width = np.array(ref["wald_upper"]) - np.array(ref["wald_lower"])
+    np.testing.assert_allclose(fixed[:, 1] - fixed[:, 0], wald_width, rtol=0.1)
+    assert np.all(fixed[:, 0] < fits["sleep_ml"].beta) and np.all(fits["sleep_ml"].beta < fixed[:, 1])
