@@ -26,7 +26,7 @@ from scipy import stats
 from ..errors import BayesmixedError
 from ..results.render import SIGNIF_LEGEND, format_column, format_p_value, significance_stars
 from ..results.table import Cell, Document, Lines, Rendered, Table
-from .fits import is_bayesian
+from .fits import is_bayesian, require_frequentist
 from .hypotheses import TermStructure, contrasts, empty_cells, term_structure, wald_type2
 
 TYPES = {"I": "I", "II": "II", "III": "III", "1": "I", "2": "II", "3": "III"}
@@ -49,6 +49,12 @@ class TermTests(Rendered):
     heading: str
     hypotheses: dict[str, np.ndarray] = field(repr=False)
     notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a plain DataFrame (heading and notes in `.attrs`)."""
+        frame = self.frame.copy()
+        frame.attrs.update(heading=self.heading, notes=self.notes)
+        return frame
 
     def document(self) -> Document:
         p_column = self.frame.columns[-1]
@@ -82,6 +88,7 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
     if is_bayesian(fit):
         raise BayesmixedError("tests of fixed-effect terms need a maximum-likelihood fit; for a Bayesian fit "
                               "look at the posterior of the coefficients (or compare models with bm.compare)")
+    require_frequentist([fit], "the tests of fixed-effect terms")
     kind = TYPES.get(str(type).upper().replace("TYPE", "").strip())
     if kind is None:
         raise BayesmixedError(f"type must be 'III', 'II' or 'I' (or 3, 2, 1); got {type!r}")

@@ -217,3 +217,27 @@ def test_drop1_matches_lme4_for_ml_and_refits_reml_fits_by_ml():
 def test_drop1_of_a_glmm_matches_lme4():
     """Only terms no other term contains are dropped: x and A:B, not A or B."""
     assert_matches_drop1(bm.drop1(glmm_fit()), reference()["glmm"]["binom"]["drop1"], rtol=1e-4)
+
+
+def test_type3_wald_tests_of_a_glmm_do_not_depend_on_the_order_of_levels():
+    case = reference()["glmm"]["binom"]
+    reordered = bm.glmer(case["formula"], data("binom", reversed_levels=True), family="binomial")
+    np.testing.assert_allclose(reordered.anova().frame["Chisq"], glmm_fit().anova().frame["Chisq"], rtol=1e-4)
+
+
+def test_a_bayesian_fit_is_pointed_to_its_posterior():
+    class PosteriorFit:
+        is_bayes = True
+        idata = None
+
+    with pytest.raises(BayesmixedError, match="Bayesian fit.*posterior"):
+        bm.anova(PosteriorFit())
+    with pytest.raises(BayesmixedError, match="fitted models"):
+        bm.anova("not a fit")
+
+
+def test_to_frame_keeps_heading_and_notes():
+    table = lmm_fit("split_ml").anova(type="I")
+    frame = table.to_frame()
+    assert type(frame) is pd.DataFrame and list(frame.columns) == list(table.frame.columns)
+    assert frame.attrs["heading"].startswith("Type I Analysis") and frame.attrs["notes"] == table.notes
