@@ -76,9 +76,6 @@ class TermTests(Rendered):
         return Document(title=(self.heading,), blocks=(table, Lines(("---", SIGNIF_LEGEND))), notes=self.notes)
 
 
-
-
-
 def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermTests:
     """Tests of each fixed-effect term of one fit (lmerTest's anova(fit) for LMMs, car::Anova for GLMMs).
 

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import linalg
 
 from ..design.columns import FORMULA_FUNCTIONS, NumericColumnsSpec
-from ..design.fixed import independent_columns
+from ..design.fixed import independent_columns, r_column_name
 from ..errors import BayesmixedError
 
 # doolittle()'s tolerance in lmerTest: pivots and multipliers below it count as 0.
@@ -69,12 +69,12 @@ class FixedTerm:
 
 @dataclass(frozen=True, eq=False)
 class TermStructure:
-    """The fixed part of a design as terms: X, its terms, intercept, and what type III needs."""
+    """The fixed part of a design as terms: X, its terms, whether it has an intercept, each factor's levels
+    (in the fit's order) and the model frame's variables (for type III)."""
 
     X: np.ndarray
     terms: tuple[FixedTerm, ...]
     intercept: bool
-    spec: Any
     levels: dict[str, tuple[Any, ...]]
     variables: pd.DataFrame | None
 
@@ -90,7 +90,7 @@ def term_structure(design: Any) -> TermStructure:
     if isinstance(spec, NumericColumnsSpec):
         terms = tuple(FixedTerm(name, (name,), frozenset([name]), (position[spec.intercept + i],))
                       for i, name in enumerate(spec.columns) if spec.intercept + i in position)
-        return TermStructure(np.asarray(design.X), terms, spec.intercept, spec, {}, fixed.variables)
+        return TermStructure(np.asarray(design.X), terms, spec.intercept, {}, fixed.variables)
     kinds, levels = {}, {}
     for expression, (kind, state) in spec.encoder_state.items():
         kinds[expression] = getattr(kind, "value", str(kind))
@@ -108,8 +108,8 @@ def term_structure(design: Any) -> TermStructure:
         for variable in numerics - set(widths):
             widths[variable] = 1 if fixed.variables is None else _numeric_values(variable, fixed.variables).shape[1]
         matrix_valued = frozenset(v for v in numerics if widths[v] > 1)
-        terms.append(FixedTerm(str(term), variables, numerics, tuple(indices), matrix_valued))
-    return TermStructure(np.asarray(design.X), tuple(terms), intercept, spec, levels, fixed.variables)
+        terms.append(FixedTerm(r_column_name(str(term)), variables, numerics, tuple(indices), matrix_valued))
+    return TermStructure(np.asarray(design.X), tuple(terms), intercept, levels, fixed.variables)
 
 
 def _numeric_values(variable: str, frame: pd.DataFrame) -> np.ndarray:
