@@ -1,8 +1,9 @@
 """Simulation-based calibration of the Bayesian engine: rank histograms and χ² uniformity tests.
 
-Two small models on fixed designs with fixed priors (SBC needs priors that do not look at y):
-  gaussian  y ~ x + (x | g), 8 groups x 6 rows (marginal route, and --full for the non-centred route);
-  binomial  cbind(y, n − y) ~ x + (1 | g), 10 groups x 8 rows of 5 trials (full route).
+Small models on fixed designs with fixed priors (SBC needs priors that do not look at y):
+  gaussian          y ~ x + (x | g), 8 groups x 6 rows (marginal route, and --full for the non-centred route);
+  gaussian crossed  y ~ x + (1 | g) + (1 | h), 6 x 5 crossed levels x 2 rows (joint marginal route);
+  binomial          cbind(y, n − y) ~ x + (1 | g), 10 groups x 8 rows of 5 trials (full route).
 
     python benchmarks/sbc.py --simulations 200
 """
@@ -22,7 +23,7 @@ from bayesmixed.engines.bayes.sbc import simulation_based_calibration
 
 
 def sbc_designs() -> dict[str, tuple]:
-    """name -> (design, fixed priors) for the two calibration models."""
+    """name -> (design, fixed priors) for the calibration models."""
     rng = np.random.default_rng(0)
     g = np.repeat(np.arange(8), 6)
     gaussian = pd.DataFrame({"x": rng.normal(size=g.size), "g": [f"g{i}" for i in g], "y": 0.0})
@@ -37,7 +38,14 @@ def sbc_designs() -> dict[str, tuple]:
     design_b = build_design("cbind(y, fail) ~ x + (1 | g)", binomial, family="binomial")
     priors_b = default_priors(design_b).updated({
         "(Intercept)": bm.prior.Normal(0, 1), "x": bm.prior.Normal(0, 1), "sd(g:(Intercept))": bm.prior.HalfNormal(1)})
-    return {"gaussian": (design, priors), "binomial": (design_b, priors_b)}
+    g3, h3 = np.repeat(np.arange(6), 10), np.tile(np.repeat(np.arange(5), 2), 6)
+    crossed = pd.DataFrame({"x": rng.normal(size=g3.size), "g": [f"g{i}" for i in g3], "h": [f"h{i}" for i in h3],
+                            "y": rng.normal(size=g3.size)})
+    design_c = build_design("y ~ x + (1 | g) + (1 | h)", crossed)
+    priors_c = default_priors(design_c).updated({
+        "(Intercept)": bm.prior.Normal(0, 1), "x": bm.prior.Normal(0, 1), "sigma": bm.prior.HalfNormal(1),
+        "sd(g:(Intercept))": bm.prior.HalfNormal(1), "sd(h:(Intercept))": bm.prior.HalfNormal(1)})
+    return {"gaussian": (design, priors), "gaussian crossed": (design_c, priors_c), "binomial": (design_b, priors_b)}
 
 
 def main() -> None:

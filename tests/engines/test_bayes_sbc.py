@@ -19,7 +19,7 @@ def sbc_designs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["gaussian", "binomial"])
+@pytest.mark.parametrize("name", ["gaussian", "gaussian crossed", "binomial"])
 def test_ranks_are_uniform(name):
     design, priors = sbc_designs()[name]
     result = simulation_based_calibration(design, priors, n_simulations=100, draws=300, tune=300, seed=4)

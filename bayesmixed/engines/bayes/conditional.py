@@ -108,7 +108,7 @@ def joint_ranef_draws(draws, model, rng, gamma):
     q = A.shape[0]
     positions = effect_positions(ints, q)
     C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
-    AL, M, Linv = np.empty((q, q)), np.empty((q, q)), np.zeros((q, q))
+    AL, M = np.empty((q, q)), np.empty((q, q))
     b, c, z, u = np.empty(q), np.empty(q), np.empty(q), np.empty(q)
     for s in range(draws.shape[0]):
         x = draws[s]
@@ -118,17 +118,18 @@ def joint_ranef_draws(draws, model, rng, gamma):
         if joint_system(C, A, b, sigma * sigma, positions, AL, M, c) == -np.inf:
             gamma[s, :] = np.nan
             continue
-        lower_inverse(M, Linv, q)
-        for a in range(q):  # z = Linv c + σ e, so that u = Linv' z = M⁻¹c + σ Linv' e
-            acc = 0.0
-            for m in range(a + 1):
-                acc += Linv[a, m] * c[m]
-            z[a] = acc + sigma * random_normal(rng)
+        for a in range(q):  # z = chol⁻¹c (forward substitution) + σe, then u = chol⁻ᵀz: N(M⁻¹c, σ²M⁻¹)
+            acc = c[a]
+            for m in range(a):
+                acc -= M[a, m] * z[m]
+            z[a] = acc / M[a, a]
         for a in range(q):
-            acc = 0.0
-            for m in range(a, q):
-                acc += Linv[m, a] * z[m]
-            u[a] = acc
+            z[a] += sigma * random_normal(rng)
+        for a in range(q - 1, -1, -1):
+            acc = z[a]
+            for m in range(a + 1, q):
+                acc -= M[m, a] * u[m]
+            u[a] = acc / M[a, a]
         apply_factor(C, positions, u, gamma[s])
 
 

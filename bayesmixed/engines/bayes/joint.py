@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .factors import LOG_2PI, assemble_factors, backward_factors, compiled, fixed_and_sigma_priors, lower_inverse
+from .factors import LOG_2PI, assemble_factors, backward_factors, compiled, fixed_and_sigma_priors
 from .layout import HEADER_INTS, TERM_INTS
 
 
@@ -96,6 +96,19 @@ def joint_system(C, A, b, v, positions, AL, M, c):
 
 
 @compiled
+def transposed_lower_inverse(Lc, T):
+    """T = Lc⁻ᵀ (upper triangle written) for a lower-triangular Lc, by forward substitution along T's rows."""
+    q = Lc.shape[0]
+    for j in range(q):
+        T[j, j] = 1.0 / Lc[j, j]
+        for i in range(j + 1, q):
+            s = 0.0
+            for m in range(j, i):
+                s -= Lc[i, m] * T[j, m]
+            T[j, i] = s / Lc[i, i]
+
+
+@compiled
 def apply_factor(C, positions, u, out):
     """out = Λu: out_i = Σ_{a <= a_i} C[off + a_i, off + a] u[start_i + a]."""
     start, column, _, offset = positions
@@ -146,16 +159,9 @@ def joint_logp_grad(x, grad, model):
     logdet = joint_system(C, A, b, v, positions, AL, M, c)
     if logdet == -np.inf:
         return -np.inf
-    Linv = np.zeros((q, q))
-    lower_inverse(M, Linv, q)
-    W = np.empty((q, q))  # M⁻¹ = Linv' Linv
-    for i in range(q):
-        for j in range(i + 1):
-            s = 0.0
-            for m in range(i, q):
-                s += Linv[m, i] * Linv[m, j]
-            W[i, j] = s
-            W[j, i] = s
+    T = np.zeros((q, q))  # chol(M)⁻ᵀ, upper triangular: rows are contiguous where chol(M)⁻¹'s columns are not
+    transposed_lower_inverse(M, T)
+    W = T @ T.T  # (q, q) M⁻¹ = chol⁻ᵀ chol⁻¹ (BLAS)
     w = W @ c  # (q,)
     quad = c @ w
     trace_W = 0.0
@@ -168,8 +174,8 @@ def joint_logp_grad(x, grad, model):
         for a in range(a_j, width[j]):
             i = first + a
             s = 0.0
-            for m in range(q):
-                s += AL[i, m] * W[m, j]
+            for m in range(q):  # (AΛW)[i, j], W symmetric: two contiguous rows
+                s += AL[i, m] * W[j, m]
             grad_C[off + a, off + a_j] += -s + (b[i] - ALw[i]) * w[j] / v
     Lw = np.empty(q)
     apply_factor(C, positions, w, Lw)

@@ -28,7 +28,7 @@ FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2}
 MARGINAL, FULL, MARGINAL_JOINT = 0, 1, 2
 ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal"}
 # The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
-JOINT_MAX_Q = 400
+JOINT_MAX_Q = 200
 
 # Header of the int array the kernel reads; then TERM_INTS ints per term.
 HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal; 1 on the joint route), K, n_params
