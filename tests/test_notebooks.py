@@ -51,10 +51,47 @@ def _lessons_03(lessons: dict) -> None:
     assert lessons["integral_spread"] < 1e-6, "the flat-prior integral is not the REML criterion"
 
 
+def _lessons_04(lessons: dict) -> None:
+    low, high = lessons["prior_predictive_95"]
+    assert low < lessons["observed_range"][0] and lessons["observed_range"][1] < high, "priors narrower than the data"
+    assert lessons["tight_prior_median_sd_batch"] < lessons["posterior_median_sd_batch"]
+    lower, upper = lessons["reml_profile_sd_batch"]
+    assert lower < lessons["posterior_median_sd_batch"] < upper
+    assert lessons["dyestuff_max_rhat"] < 1.05
+    assert lessons["crossed_sd_sample"] > lessons["crossed_sd_plate"]
+    assert lessons["nested_sd_cask"] > lessons["nested_sd_batch"]
+
+
+def _lessons_05(lessons: dict) -> None:
+    assert abs(lessons["sleep_residual_trend_vs_days"]) < 0.05
+    assert lessons["too_simple_residual_trend_vs_days"] > 0.5, "the left-out Days trend is not in the residuals"
+    assert lessons["cbpp_ks_p"] > 0.05
+    assert lessons["overdispersed_ks_p"] < 0.01
+    assert lessons["overdispersed_dispersion_ratio"] > 1.5 and lessons["overdispersed_dispersion_p"] < 0.05
+
+
+def _lessons_06(lessons: dict) -> None:
+    assert lessons["aic_table_refused_reml"] and lessons["anova_said_refit"]
+    assert lessons["fixed_effect_p"] < 1e-3
+    assert lessons["boundary_statistic"] == pytest.approx(lessons["boundary_statistic_by_hand"], abs=1e-6)
+    assert lessons["p_mixture"] == pytest.approx(lessons["p_chisq"] / 2)
+    # the bootstrap p is near the mixture's, well below the naive chi-square one
+    assert abs(lessons["p_bootstrap"] - lessons["p_mixture"]) < 4 * lessons["bootstrap_mc_se"] + 0.01
+    assert lessons["p_bootstrap"] < lessons["p_chisq"]
+    assert abs(lessons["p_by_hand"] - lessons["p_bootstrap"]) < 0.15
+    assert 0.3 < lessons["bootstrap_share_at_zero"] < 0.75
+    assert lessons["aic_best"] != "intercept_only"
+    assert sorted(lessons["loo_models"]) == ["correlated", "uncorrelated"]
+    assert all(math.isfinite(v) and v < 0 for v in lessons["loo_elpd"] + lessons["logo_elpd"])
+
+
 LESSON_CHECKS: dict[str, Callable[[dict], None]] = {
     "01": _lessons_01,
     "02": _lessons_02,
     "03": _lessons_03,
+    "04": _lessons_04,
+    "05": _lessons_05,
+    "06": _lessons_06,
 }
 
 
