@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BayesmixedError, warn_user
+from .bambi import BambiPosterior, adopt_bambi
 from .fits import check_same_data, is_bayesian
+from .kfold import KFold
 from .table import NotedFrame
 
 CRITERIA = ("loo", "waic")
@@ -38,6 +40,9 @@ def _pointwise_idata(fit: Any, unit: str):
     """InferenceData holding the fit's pointwise log-likelihood for `unit` and the draws ArviZ needs."""
     import arviz as az
 
+    if isinstance(fit, BambiPosterior):
+        fit.log_likelihood(unit)  # the checks: observation level, log_likelihood group present, same rows
+        return fit.idata
     try:
         loglik = fit.log_likelihood(unit)
     except BayesmixedError:
@@ -72,7 +77,8 @@ def pareto_k_message(label: str, pareto_k: np.ndarray, threshold: float, unit: s
         return None
     return (f"{label}: {bad.size} of {pareto_k.size} left-out {unit}s have Pareto k > {threshold:.2f} "
             f"(max {pareto_k.max():.2f}), so PSIS-LOO is unreliable for them: these are influential "
-            f"{unit}s; refit with more draws, use K-fold cross-validation, or check the model")
+            f"{unit}s; refit with more draws, use K-fold cross-validation (bm.kfold(fit, k=10, by=<grouping factor>), "
+            "which compare accepts beside PSIS-LOO), or check the model")
 
 
 def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
@@ -82,6 +88,8 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
 
     unit="observation" leaves out single observations (not groups); unit="group" leaves out whole groups
     (the fits' marginal log-likelihoods; available on the Bayesian engine's marginal route).
+    A fitted bambi model's InferenceData (with its log_likelihood group) may be one of the fits, beside at
+    least one bayesmixed fit to the same data.
     """
     if not isinstance(fits, Mapping):
         raise BayesmixedError("compare takes a dict of named Bayesian fits, e.g. bm.compare({'slopes': f1, 'intercepts': f0})")
@@ -91,17 +99,23 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
         raise BayesmixedError(f"unknown unit {unit!r}; choose 'observation' or 'group'")
     if len(fits) < 2:
         raise BayesmixedError(f"compare needs two or more fits; got {len(fits)}")
+    fits = adopt_bambi(dict(fits), "compare")
+    kfolds = {label: fit for label, fit in fits.items() if isinstance(fit, KFold)}
+    if kfolds and (ic != "loo" or unit != "observation"):
+        raise BayesmixedError("K-fold results (bm.kfold) have one elpd per observation: compare them with "
+                              "ic='loo' and unit='observation'")
     for label, fit in fits.items():
-        if not is_bayesian(fit):
+        if not is_bayesian(fit) and label not in kfolds:
             raise BayesmixedError(
                 f"compare is for Bayesian fits (fit('bayes')); {label!r} is a {type(fit).__name__}. Compare REML/ML "
                 "fits with bm.anova (likelihood-ratio test), bm.bootstrap_lrt (parametric bootstrap) or aic_table"
             )
-    check_same_data(list(fits.values()), "compare")
+    check_same_data([fit.fit if label in kfolds else fit for label, fit in fits.items()], "compare")
     import arviz as az
 
-    elpds = {label: _elpd(_pointwise_idata(fit, unit), ic) for label, fit in fits.items()}
-    notes = []
+    elpds = {label: fit.elpd_data() if label in kfolds else _elpd(_pointwise_idata(fit, unit), ic)
+             for label, fit in fits.items()}
+    notes = [f"{label}: elpd from {fit.describe()}, not PSIS-LOO" for label, fit in kfolds.items()]
     first = next(iter(fits.values()))
     unit_name = first.design.terms[0].group if unit == "group" else "observation"
     notes.append(UNIT_NOTES[unit].format(group=unit_name, criterion="PSIS-LOO" if ic == "loo" else "WAIC"))
@@ -111,6 +125,8 @@ def compare(fits: Mapping[str, Any], ic: str = "loo", unit: str = "observation",
             raise BayesmixedError(f"leave-one-group-out needs the same groups in every fit; got {', '.join(sorted(groups))}")
     if ic == "loo":
         for label, elpd in elpds.items():
+            if label in kfolds:
+                continue
             message = pareto_k_message(label, np.asarray(elpd.pareto_k), float(elpd.good_k), unit_name)
             if message:
                 warn_user(message, ParetoKWarning)

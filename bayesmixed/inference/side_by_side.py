@@ -1,8 +1,9 @@
 """One table of the same model fitted by ML, REML and Bayes, for teaching: estimates with their intervals.
 
 Rows: fixed effects, the sd and correlation of each random term, σ, the ICC of each random intercept,
-then log-likelihood and AIC where defined.  ML/REML intervals: Wald for β, profile likelihood (or
-bootstrap) for the variance parameters; Bayes: equal-tailed credible intervals with the posterior median.
+marginal and conditional R² (results.r2), then log-likelihood and AIC where defined.  ML/REML intervals:
+Wald for β, profile likelihood (or bootstrap) for the variance parameters; Bayes: equal-tailed credible
+intervals with the posterior median.  A bambi fit's InferenceData can stand beside them (inference.bambi).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ import pandas as pd
 from ..design.types import Design
 from ..engines.bayes.prior import correlation_name, sd_name
 from ..errors import BayesmixedError
+from ..results.r2 import components as r2_components
+from ..results.r2 import r2
 from ..results.table import Cell, Document, Rendered, Section, Table
+from .bambi import BambiPosterior, adopt_bambi
 from .confint import bootstrap_parameters, confint
 from .fits import is_bayesian, is_reml
-from .parameters import sdcor_from_theta, sdcor_names
+from .parameters import sdcor_from_theta, sdcor_names, theta_from_sdcor
 
 INTERVALS = ("profile", "boot", "wald")
+R2_ROWS = ("R2_marginal", "R2_conditional")
 VALUE_COLUMNS = ["estimate", "lower", "upper"]
 
 
@@ -58,7 +63,9 @@ def _frequentist_column(label: str, fit: Any, intervals: str, level: float, n_bo
     estimates = list(np.asarray(fit.fixef, dtype=float))
     estimates += list(sdcor[:len(variance)]) if sdcor is not None else [np.nan] * len(variance)
     estimates += list(icc_from_sdcor(design, sdcor)) if icc_rows else []
-    frame = pd.DataFrame(np.nan, index=fixed + variance + icc_rows, columns=VALUE_COLUMNS)
+    r2_rows = _r2_rows(design)
+    estimates += list(r2(fit).estimate[:2]) if r2_rows else []
+    frame = pd.DataFrame(np.nan, index=fixed + variance + icc_rows + r2_rows, columns=VALUE_COLUMNS)
     frame["estimate"] = estimates
     notes = []
     wald = confint(fit, parm="beta_", level=level, method="wald")
@@ -75,6 +82,8 @@ def _frequentist_column(label: str, fit: Any, intervals: str, level: float, n_bo
         if icc_rows:
             frame.loc[icc_rows, ["lower", "upper"]] = np.quantile(
                 icc_from_sdcor(design, draws[:, :len(variance)]), [tail, 1 - tail], axis=0).T
+        if r2_rows:
+            frame.loc[r2_rows, ["lower", "upper"]] = np.quantile(_bootstrap_r2(design, draws), [tail, 1 - tail], axis=0).T
         notes.extend(f"{label}: {note}" for note in boot_notes)
     extra = pd.DataFrame({"estimate": [fit.loglik, fit.aic], "lower": np.nan, "upper": np.nan},
                          index=["logLik (REML)", "AIC (REML)"] if is_reml(fit) else ["logLik", "AIC"])
@@ -97,16 +106,39 @@ def _bayes_column(fit: Any, level: float) -> pd.DataFrame:
     design = fit.design
     fixed, variance, icc_rows = _rows(design)
     draw_names = list(design.fixef_names) + _bayes_draw_names(design)[:len(variance)]
-    draws = np.stack([np.asarray(fit.draws[name]).reshape(-1) for name in draw_names], axis=1)  # (S, rows)
+    size = fit.n_chains * fit.n_draws
+    # a name without draws (bambi does not estimate correlations) gives NaN, shown as "-"
+    draws = np.stack([np.asarray(fit.draws[name]).reshape(-1) if name in fit.draws else np.full(size, np.nan)
+                      for name in draw_names], axis=1)  # (S, rows)
     if icc_rows:
-        draws = np.concatenate([draws, icc_from_sdcor(design, draws[:, len(fixed):])], axis=1)
+        draws = np.concatenate([draws, icc_from_sdcor(design, np.nan_to_num(draws[:, len(fixed):]))], axis=1)
+    r2_rows = _r2_rows(design)
+    if r2_rows:
+        draws = np.concatenate([draws, r2(fit, level).draws[:, :2]], axis=1)
     tail = (1 - level) / 2
     summary = np.stack([np.median(draws, axis=0), *np.quantile(draws, [tail, 1 - tail], axis=0)], axis=1)
-    return pd.DataFrame(summary, index=fixed + variance + icc_rows, columns=VALUE_COLUMNS)
+    return pd.DataFrame(summary, index=fixed + variance + icc_rows + r2_rows, columns=VALUE_COLUMNS)
+
+
+def _r2_rows(design: Design) -> list[str]:
+    """The R² rows where Nakagawa & Schielzeth's R² is defined for the family (results.r2)."""
+    return list(R2_ROWS) if design.terms and design.family in ("gaussian", "binomial", "poisson") else []
+
+
+def _bootstrap_r2(design: Design, draws: np.ndarray) -> np.ndarray:
+    """(replicates, 2) R²_m, R²_c of parametric-bootstrap draws [sd/cor..., σ, β...] (Gaussian fits)."""
+    n_variance = design.n_theta + 1
+    out = np.empty((draws.shape[0], 2))
+    for i, row in enumerate(draws):
+        sigma = row[n_variance - 1]
+        blocks = design.lambda_blocks(theta_from_sdcor(design, row[:n_variance]))
+        covariances = [sigma**2 * block @ block.T for block in blocks]
+        out[i] = r2_components(design, row[n_variance:], covariances, sigma**2)[:2]
+    return out
 
 
 SECTION_LABELS = {"fixed": "Fixed effects", "variance": "Random effects and residual (sd, cor, sigma)",
-                  "icc": "Intra-class correlation", "fit": "Fit"}
+                  "icc": "Intra-class correlation", "r2": "R² (Nakagawa & Schielzeth)", "fit": "Fit"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -145,7 +177,8 @@ def _cell(estimate: float, lower: float, upper: float) -> Cell:
 def _sections(index: list[str], design: Design) -> tuple[Section, ...]:
     """Row groups in table order: fixed effects, variance parameters, ICC, R², fit criteria."""
     fixed, variance, icc = _rows(design)
-    kinds = {**dict.fromkeys(fixed, "fixed"), **dict.fromkeys(variance, "variance"), **dict.fromkeys(icc, "icc")}
+    kinds = {**dict.fromkeys(fixed, "fixed"), **dict.fromkeys(variance, "variance"), **dict.fromkeys(icc, "icc"),
+             **dict.fromkeys(R2_ROWS, "r2")}
     sections, previous = [], None
     for position, name in enumerate(index):
         kind = kinds.get(name, "fit")
@@ -162,11 +195,14 @@ def side_by_side(level: float = 0.95, intervals: str = "profile", n_boot: int = 
     ML/REML: estimates with Wald intervals for β and, for the variance parameters, profile-likelihood
     (intervals="profile"), parametric-bootstrap ("boot", which also gives the ICC's) or none ("wald").
     Bayes: posterior medians with equal-tailed credible intervals.  logLik and AIC where defined.
+    A fitted bambi model's InferenceData may be one of the fits (side_by_side(reml=m, bambi=idata)): its
+    draws are read under bayesmixed's names, on the design of the first bayesmixed fit.
     """
     if not fits:
         raise BayesmixedError("side_by_side takes fits by keyword, e.g. side_by_side(ml=m1, reml=m2, bayes=m3)")
     if intervals not in INTERVALS:
         raise BayesmixedError(f"unknown intervals {intervals!r}; choose one of {', '.join(INTERVALS)}")
+    fits = adopt_bambi(fits, "side_by_side")
     designs = [fit.design for fit in fits.values()]
     first = designs[0]
     for label, design in zip(fits, designs):
@@ -178,12 +214,19 @@ def side_by_side(level: float = 0.95, intervals: str = "profile", n_boot: int = 
         if is_bayesian(fit):
             columns[label] = _bayes_column(fit, level)
             notes.append(f"{label}: posterior median, equal-tailed {100 * level:g}% credible intervals")
+            if isinstance(fit, BambiPosterior):
+                notes.append(f"{label}: bambi's posterior (bambi's priors); its group-specific effects are "
+                             "independent, so correlations are not estimated ('-') and the ICC and R² use zero")
         else:
             columns[label], fit_notes = _frequentist_column(label, fit, intervals, level, n_boot, seed)
             notes.append(f"{label}: {'REML' if is_reml(fit) else 'ML'} estimates; Wald intervals for fixed effects, "
                          + {"profile": "profile likelihood", "boot": "parametric bootstrap",
                             "wald": "none"}[intervals] + " for the variance parameters")
             notes.extend(fit_notes)
+    if _r2_rows(first):
+        notes.append("R²: Nakagawa & Schielzeth's marginal (fixed effects) and conditional (fixed and random "
+                     "effects) variance shares, random slopes included (Nakagawa et al. 2017), per fit from its "
+                     "estimates or draw by draw; intervals from the bootstrap (ML/REML) or the posterior")
     frame = pd.concat(columns, axis=1)
     order = list(dict.fromkeys(index for column in columns.values() for index in column.index))
     return SideBySide(frame.reindex(order), tuple(dict.fromkeys(notes)), level, _sections(order, first))

@@ -27,6 +27,7 @@ from .varcorr import varcorr_frame
 
 if TYPE_CHECKING:
     from ..inference.fixed_anova import TermTests
+    from .r2 import R2
 
 
 class MixedFit:
@@ -245,3 +246,9 @@ class MixedFit:
                  else float(np.mean(self.design.X @ beta + self.design.offset)))
         residual = distribution_variance(self.family_name, self.link_name, beta0, self.residual_sd, sum(variances))
         return icc_frame(labels, variances, residual, icc_scale(self.family_name))
+
+    def r2(self) -> R2:
+        """Marginal and conditional R² of Nakagawa & Schielzeth (results.r2), from the estimates."""
+        from .r2 import r2
+
+        return r2(self)

@@ -77,7 +77,8 @@ def test_side_by_side_lines_up_ml_reml_and_bayes():
     frame = table.to_frame()
     assert list(dict.fromkeys(frame.columns.get_level_values(0))) == ["ml", "reml", "bayes"]
     expected_rows = ["(Intercept)", "Days", "sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject",
-                     "sd_Days|Subject", "sigma", "icc_Subject", "logLik", "AIC", "logLik (REML)", "AIC (REML)"]
+                     "sd_Days|Subject", "sigma", "icc_Subject", "R2_marginal", "R2_conditional", "logLik", "AIC",
+                     "logLik (REML)", "AIC (REML)"]
     assert list(frame.index) == expected_rows
     assert frame.loc["sd_Days|Subject", ("reml", "estimate")] == pytest.approx(5.92213765889808, rel=1e-5)
     assert frame.loc["sigma", ("ml", "estimate")] == pytest.approx(ml.sigma)
