@@ -70,7 +70,8 @@ def distribution_note(family: str, link: str) -> str:
     if family == "poisson":
         return ("σ²_d = log(1 + 1/λ), the lognormal approximation, λ = exp(β₀) of the intercept-only model with "
                 "the same random effects (ML)")
-    return f"σ²_d = {'π²/3' if link == 'logit' else '1' if link == 'probit' else 'π²/6'}, the {link} link's latent variance"
+    value = {"logit": "π²/3", "probit": "1"}.get(link, "π²/6")
+    return f"σ²_d = {value}, the {link} link's latent variance"
 
 
 def components(design: Design, beta: np.ndarray, covariances: Sequence[np.ndarray], distribution: Any) -> np.ndarray:
@@ -128,8 +129,8 @@ def r2(fit: Any, level: float = 0.95) -> R2:
     if not design.terms:
         raise BayesmixedError("R² (Nakagawa & Schielzeth) is for mixed models; this one has no random effects")
     family = design.family
-    notes = ["R²_m = σ²_f / (σ²_f + σ²_l + σ²_d), R²_c = (σ²_f + σ²_l) / (σ²_f + σ²_l + σ²_d); σ²_f = var(Xβ); "
-             "σ²_l = Σ mean_i z_i'Σz_i over the random terms (slopes included)"]
+    notes = ["R²_m = σ²_f / (σ²_f + σ²_l + σ²_d), R²_c = (σ²_f + σ²_l) / (σ²_f + σ²_l + σ²_d); "
+             "σ²_f = var(Xβ); σ²_l = Σ mean_i z_i'Σz_i over the random terms (slopes included)"]
     if hasattr(fit, "beta_draws"):
         from ..engines.bayes.prediction import LINKS
 

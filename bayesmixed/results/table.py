@@ -67,17 +67,14 @@ class Table:
     @property
     def display_alignment(self) -> str:
         """Alignment outside plain text: number columns right (text pads numbers by hand instead)."""
-        numeric = [all(cell.value is not None for cell in column if cell.text.strip()) and
-                   any(cell.text.strip() for cell in column) for column in zip(*self.rows)] or [False] * len(self.header)
+        numeric = [all(cell.value is not None for cell in column if cell.text.strip())
+                   and any(cell.text.strip() for cell in column)
+                   for column in zip(*self.rows)] or [False] * len(self.header)
         return "".join("r" if is_number else a for is_number, a in zip(numeric, self.alignment))
 
     @property
     def caption(self) -> str:
         return self.title.strip().rstrip(":")
-
-    def values(self) -> list[list[float | None]]:
-        """The numbers behind the cells, row by row (None for labels)."""
-        return [[cell.value for cell in row] for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -378,4 +375,5 @@ def _latex_lines(block: Lines) -> str:
     text = [line for line in block.lines if line.strip()]
     if not text:
         return ""
-    return "\\begin{flushleft}\\small\n" + "\\\\\n".join(latex_escape(line.strip()) for line in text) + "\n\\end{flushleft}"
+    body = "\\\\\n".join(latex_escape(line.strip()) for line in text)
+    return "\\begin{flushleft}\\small\n" + body + "\n\\end{flushleft}"
