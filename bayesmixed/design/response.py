@@ -38,8 +38,15 @@ def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str,
     """Read the response on the model frame and check it suits the family.
 
     Binomial with weights (label, w): y is the proportion of successes in wᵢ trials, as glmer's, and
-    comes back as successes yᵢwᵢ out of wᵢ trials (cbind counts are multiplied by wᵢ).
+    comes back as successes yᵢwᵢ out of wᵢ trials.
     """
+    if weights is not None and parsed.response_is_cbind:
+        # glmer would weight each row's log-likelihood, binomial constant included; these engines take the
+        # trials from the response or from the weights, not from both
+        raise DataError(
+            f"weights {weights[0]!r} with {parsed.response}: give either cbind(successes, failures) or the "
+            "proportion of successes with weights = the number of trials, not both"
+        )
     response = _read_response(parsed, frame, family, proportions=weights is not None)
     if family == "binomial" and weights is not None:
         return _weighted_trials(response, *weights)

@@ -74,6 +74,9 @@ def test_binomial_proportion_with_trials_becomes_successes(data):
                          "binomial")
     np.testing.assert_array_equal(cbind.y, design.y)
     np.testing.assert_array_equal(cbind.trials, design.trials)
+    with pytest.raises(DataError, match=r"weights 'size' with cbind\(s, f\): give either cbind"):
+        build_design("cbind(s, f) ~ x + (1 | g)", frame.assign(s=successes, f=data["size"] - successes),
+                     "binomial", weights="size")
 
 
 def test_binomial_successes_must_be_whole(data):
