@@ -50,13 +50,16 @@ def test_weighted_fit_matches_lme4(fits, case):
 
 @pytest.mark.parametrize("case", LMM_CASES)
 def test_weighted_residuals_are_on_the_response_scale(fits, case):
-    """lme4's residuals() are y - fitted, unweighted; the scaled Pearson residuals are √wᵢ(y - fitted)/σ."""
+    """lme4's residuals() are y - fitted, unweighted; the scaled Pearson residuals are √wᵢ(y - fitted)/σ;
+    condVar is σ²Λ(Λ'Z'WZΛ + I)⁻¹Λ'."""
     ref, fit = REFERENCE["lmm"][case], fits[case]
     scale = np.std(ref["residuals"])
     np.testing.assert_allclose(fit.fitted(), ref["fitted"], atol=1e-4 * scale)
     np.testing.assert_allclose(fit.residuals(), ref["residuals"], atol=1e-4 * scale)
     np.testing.assert_allclose(fit.residuals("pearson"), ref["pearson_scaled"], atol=1e-4)
     np.testing.assert_allclose(fit.ranef[fit.design.terms[0].group].iloc[0], ref["ranef_first"], rtol=1e-3, atol=1e-4)
+    for term, covariances in zip(fit.design.terms, fit.conditional_covariances):
+        np.testing.assert_allclose(covariances[0], np.atleast_2d(ref["cond_var_first"][term.group]), rtol=1e-3)
 
 
 def test_summary_and_model_show_the_weights(fits):

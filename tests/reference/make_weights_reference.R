@@ -59,7 +59,10 @@ for (case in lmm_cases) {
     fitted = unname(fitted(fit)),
     residuals = unname(residuals(fit)),
     pearson_scaled = unname(residuals(fit, type = "pearson", scaled = TRUE)),
-    ranef_first = unname(as.matrix(ranef(fit)[[1]])[1, ])
+    ranef_first = unname(as.matrix(ranef(fit)[[1]])[1, ]),
+    # condVar of the first level of every grouping factor, in ranef()'s order
+    cond_var_first = lapply(ranef(fit, condVar = TRUE), function(r) {
+      v <- attr(r, "postVar")[, , 1]; unname(as.matrix(v)) })
   ))
 }
 
