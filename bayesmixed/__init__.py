@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "bootstrap_lrt": ("bayesmixed.inference", "bootstrap_lrt"),
     "drop1": ("bayesmixed.inference", "drop1"),
     "compare": ("bayesmixed.inference", "compare"),
+    "kfold": ("bayesmixed.inference.kfold", "kfold"),
     "side_by_side": ("bayesmixed.inference", "side_by_side"),
     "aic_table": ("bayesmixed.inference", "aic_table"),
     "confint": ("bayesmixed.inference", "confint"),

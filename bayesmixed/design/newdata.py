@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -58,3 +59,27 @@ def new_data_matrices(design: "Design", newdata: pd.DataFrame, random: bool = Tr
 def new_offset(design: "Design", newdata: pd.DataFrame) -> np.ndarray:
     """Sum of the formula's offset() expressions on new data."""
     return offset_values(design.offsets, newdata, design.formula)
+
+
+def design_rows(design: "Design", rows: np.ndarray) -> "Design":
+    """The design restricted to `rows` (cross-validation's training set), every level and column kept.
+
+    A level with no rows left adds nothing to the likelihood: its random effect stays at its prior (mode 0,
+    conditional covariance Σ), so held-out levels are predicted as new levels would be.
+    """
+    rows = np.asarray(rows)
+    n = design.n
+    changes = {}
+    for spec in fields(design):
+        value = getattr(design, spec.name)
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n:
+            changes[spec.name] = value[rows]
+        elif isinstance(value, pd.Index) and len(value) == n:
+            changes[spec.name] = value[rows]
+    changes["terms"] = tuple(replace(t, Z=t.Z[rows], codes=t.codes[rows], matrix=t.matrix[rows]) for t in design.terms)
+    X = changes["X"]
+    empty = [name for name, column in zip(design.fixef_names, X.T) if not np.any(column)]
+    if empty:
+        raise DataError(f"fixed-effect column(s) {', '.join(empty)} are all zero once these rows are held out; "
+                        "choose other folds (e.g. stratify by that factor) or fewer folds")
+    return replace(design, **changes)

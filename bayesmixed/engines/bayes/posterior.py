@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import MARGINAL, ParameterLayout, constrain_draws, correlation_cholesky, pack_model
+from .layout import (MARGINAL, MARGINAL_JOINT, ParameterLayout, constrain_draws, correlation_cholesky, is_marginal,
+                     pack_model)
 from .prior import correlation_name, sd_name
 from .seeds import RANEF, compiled_state
 
@@ -101,10 +102,8 @@ class PosteriorDraws:
     @cached_property
     def ranef(self) -> list[np.ndarray]:
         """Per term γ draws (S, levels, k), seeded from the fit's seed."""
-        model = self.packed_model if self.layout.route == MARGINAL else None
+        model = self.packed_model if is_marginal(self.layout.route) else None
         return ranef_draws(self.layout, self.design, model, self.unconstrained, self.seed)
-
-
 
 
 def named_draws(layout: ParameterLayout, design: Design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,7 +141,7 @@ def factors_of(constrained: dict[str, np.ndarray], n_terms: int) -> list[np.ndar
 
 def ranef_draws(layout: ParameterLayout, design: Design, model: tuple | None, unconstrained: np.ndarray,
                 seed: int | None) -> list[np.ndarray]:
-    """Per term γ draws (S, levels, k): from the exact conditional (marginal route) or C_t u_t (full route)."""
+    """Per term γ draws (S, levels, k): from the exact conditional (marginal routes) or C_t u_t (full route)."""
     flat = unconstrained.reshape(-1, unconstrained.shape[-1])
     if layout.route == MARGINAL:
         from .conditional import marginal_ranef_draws
@@ -151,6 +150,13 @@ def ranef_draws(layout: ParameterLayout, design: Design, model: tuple | None, un
         gamma = np.empty((flat.shape[0], G, K))
         marginal_ranef_draws(np.ascontiguousarray(flat), model, compiled_state(seed, RANEF), gamma)
         return [gamma[:, :, t.column_offset:t.column_offset + t.k] for t in layout.terms]
+    if layout.route == MARGINAL_JOINT:
+        from .conditional import joint_ranef_draws
+
+        gamma = np.empty((flat.shape[0], sum(t.n_levels * t.k for t in layout.terms)))
+        joint_ranef_draws(np.ascontiguousarray(flat), model, compiled_state(seed, RANEF), gamma)
+        bounds = np.cumsum([0] + [t.n_levels * t.k for t in layout.terms])
+        return [gamma[:, start:stop].reshape(-1, t.n_levels, t.k) for t, start, stop in zip(layout.terms, bounds, bounds[1:])]
     c = constrain_draws(layout, flat)
     return [c[f"u{i}"] if t.centred else np.einsum("sak,slk->sla", C, c[f"u{i}"])
             for i, (t, C) in enumerate(zip(layout.terms, factors_of(c, len(layout.terms))))]
@@ -189,6 +195,16 @@ def pointwise_loglik(family: str, eta: np.ndarray, y: np.ndarray, trials: np.nda
         log_choose = gammaln(trials + 1) - gammaln(y + 1) - gammaln(trials - y + 1)
         return log_choose + y * eta - trials * np.logaddexp(0.0, eta)
     return y * eta - np.exp(eta) - gammaln(y + 1)
+
+
+def unit_deviance(family: str, y: np.ndarray, mu: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+    """Squared deviance residuals at means μ: 2 n [y log(y/μ) + (1−y) log((1−y)/(1−μ))] (binomial, y the observed
+    proportion of n trials) or 2 [y log(y/μ) − (y − μ)] (poisson)."""
+    from scipy.special import xlogy
+
+    if family == "poisson":
+        return 2.0 * (xlogy(y, y) - xlogy(y, mu) - (y - mu))
+    return 2.0 * trials * (xlogy(y, y) - xlogy(y, mu) + xlogy(1.0 - y, 1.0 - y) - xlogy(1.0 - y, 1.0 - mu))
 
 
 def draw_response(family: str, eta: np.ndarray, trials: np.ndarray | None, sigma: np.ndarray | None,

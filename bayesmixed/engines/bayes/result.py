@@ -18,8 +18,8 @@ from ...results.contract import check_residual_kind
 from ...results.icc import distribution_variance, icc_frame, icc_scale, intercept_variances
 from ...results.prediction import check_prediction_options, interval_frame, interval_note, prediction_rows
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
-from .layout import MARGINAL, ParameterLayout
-from .posterior import PosteriorDraws, draw_response
+from .layout import MARGINAL, MARGINAL_JOINT, ROUTE_NAMES, ParameterLayout
+from .posterior import PosteriorDraws, draw_response, unit_deviance
 from .prediction import LINKS, mean_draws, observation_loglik, response_draws
 from .prior import PriorSet
 from .seeds import PREDICT, PREDICTIVE, generator
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from ...design.types import Design
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
-              1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))"}
+              1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
+              MARGINAL_JOINT: "joint marginal (every term's γ integrated out together, drawn afterwards from its exact conditional)"}
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 NEW_LEVEL_REMEDY = "draw their effects from the population distribution N(0, Σ)"
@@ -88,7 +89,7 @@ class BayesFit:
 
     @property
     def route(self) -> str:
-        return "marginal" if self.layout.route == MARGINAL else "full"
+        return ROUTE_NAMES[self.layout.route]
 
     @property
     def beta_draws(self) -> np.ndarray:
@@ -212,10 +213,7 @@ class BayesFit:
             else:
                 values = values / np.sqrt(mu)
         elif kind == "deviance" and design.family != "gaussian":
-            from ..glmm.families import make_family
-
-            weights = design.trials if design.family == "binomial" else np.ones(design.n)
-            values = np.sign(values) * np.sqrt(np.clip(make_family(design.family).unit_deviance(y, mu, weights), 0, None))
+            values = np.sign(values) * np.sqrt(np.clip(unit_deviance(design.family, y, mu, design.trials), 0, None))
         return pd.Series(values, index=design.row_index)
 
     def predict_draws(self, newdata: pd.DataFrame | None = None, re: bool = True, allow_new_levels: bool = False,
