@@ -149,8 +149,10 @@ axes.legend(fontsize="small");
 # ## Crossed random effects: Penicillin
 #
 # Penicillin potency measured on 24 plates with 6 samples each, every sample on every plate: plate and
-# sample are **crossed** factors, `(1 | plate) + (1 | sample)`. Here $\gamma$ cannot be integrated out
-# group by group, so both sets of random effects are sampled (the "full route").
+# sample are **crossed** factors, `(1 | plate) + (1 | sample)`. Now $\gamma$ cannot be integrated out
+# group by group: every plate shares observations with every sample. bayesmixed integrates both terms'
+# effects out together (the "joint marginal" route, a dense system of size 24 + 6 here) or, for very many
+# levels, samples them (the "full" route); the summary says which it took.
 
 # %%
 penicillin = bm.datasets.load("penicillin")
@@ -197,10 +199,12 @@ bm.side_by_side(reml=nested_reml, bayes=nested)
 plots.rank(nested);
 
 # %% [markdown]
-# The batch sd is small and poorly determined (REML puts it near 1.3, with an interval that reaches 0);
-# this is exactly the funnel geometry where samplers struggle. Read the diagnostics above as they are:
-# if R-hat, ESS or divergences are flagged, the remedies the summary prints (more tuning, a higher
-# `target_accept`, a tighter prior on that sd) are what to try before trusting the intervals.
+# The batch sd is small and poorly determined: REML puts it near 1.3 with a profile interval that
+# reaches 0, and its posterior runs from nearly 0 to over 3. That is the "funnel" geometry in which a
+# sampler that draws the random effects themselves struggles (divergences, low ESS); integrating them out
+# avoids it. Read the diagnostics above as they are: whenever R-hat, ESS or divergences are flagged, the
+# remedies the summary prints (more tuning, a higher `target_accept`, a tighter prior on that sd) come
+# before any interval is trusted.
 #
 # ## What to take away
 #
