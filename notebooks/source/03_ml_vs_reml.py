@@ -94,8 +94,8 @@ right.set_title("the same data set, fitted both ways")
 right.legend(fontsize="small");
 
 # %% [markdown]
-# ML's between-group variance is too small on average; REML's mean is close to the truth. On each data
-# set REML's estimate is at least ML's: REML accounts for the degrees of freedom spent on $\hat\beta$.
+# ML's between-group variance is too small on average; REML's mean is close to the truth. On every
+# simulated data set REML's estimate is at least ML's: REML accounts for the degrees of freedom spent on $\hat\beta$.
 # The bias is worst with few groups, and it shrinks as the number of groups grows. Both methods hit
 # $\hat\sigma_\alpha^2 = 0$ on some data sets (the spike of notebook 02).
 #

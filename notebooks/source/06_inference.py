@@ -114,8 +114,9 @@ p_by_hand = float(np.mean(by_hand >= observed))  # step 6
 print(f"observed statistic {observed:.3f}; by hand, {N_BY_HAND} simulations: p = {p_by_hand:.3f}")
 
 # %% [markdown]
-# `bm.bootstrap_lrt` does the same, faster (refits warm-started from the fitted values) and with a
-# Monte Carlo standard error; like pbkrtest it reports $p = (k + 1)/(n + 1)$, which never claims 0.
+# `bm.bootstrap_lrt` does the same, faster (the designs built once, refits warm-started from the
+# fitted values) and with a Monte Carlo standard error; like pbkrtest it reports $p = (k + 1)/(n + 1)$,
+# which never claims 0.
 
 # %%
 bootstrap = bm.bootstrap_lrt(intercept_only, with_slopes, n=N_MC, seed=12, progress=False)
@@ -132,7 +133,8 @@ left.hist(positive, bins=bins, weights=np.full(positive.size, 1 / simulated.size
           label="bootstrap statistics > 0")
 grid = np.linspace(0.05, bins[-1], 300)
 left.plot(grid, stats.chi2.pdf(grid, 1), color="C3", label=r"$\chi^2_1$")
-left.plot(grid, 0.5 * stats.chi2.pdf(grid, 1), color="C2", ls="--", label=r"$\frac{1}{2}\chi^2_1$ (the mixture's continuous half)")
+left.plot(grid, 0.5 * stats.chi2.pdf(grid, 1), color="C2", ls="--",
+          label=r"$\frac{1}{2}\chi^2_1$ (the mixture's continuous half)")
 left.axvline(observed, color="k", label="observed statistic")
 left.set_ylim(0, 1.0)
 left.set_xlabel(r"LRT statistic $2(\ell_1 - \ell_0)$")
