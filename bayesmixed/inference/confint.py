@@ -17,17 +17,21 @@ from scipy import stats
 
 from ..engines.threads import engine_threads
 from ..errors import BayesmixedError
+from ..families import get_family
 from .bootstrap import run_replicates
 from .fits import is_reml, ml_version, require_frequentist
 from .parameters import sdcor_bounds, sdcor_from_theta, sdcor_names
-from .profile import fixed_effect_profile, profile_interval, variance_profile
-from .refit import LmmResponseModel, response_model, start_of
+from .profile import (fixed_effect_profile, glmm_fixed_effect_profile, glmm_variance_profile, profile_interval,
+                      variance_profile)
+from .refit import LmmResponseModel, ResponseModel, response_model, start_of
 from .table import NotedFrame
 
 METHODS = ("profile", "boot", "wald")
 # First step of the profile search, as a fraction of an sd's estimate, or in a correlation's units.
 SD_FIRST_STEP = 0.25
 CORRELATION_FIRST_STEP = 0.1
+# A GLMM sd estimated at 0 takes its first profile step on this link-scale sd.
+GLMM_SD_SCALE = 0.5
 
 
 def _column_names(level: float) -> list[str]:
@@ -59,9 +63,10 @@ def _selected(names: list[str], old: list[str], parm: str | Sequence[str] | None
 def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str = "profile",
             n_boot: int = 500, seed: int | None = None, n_jobs: int | None = 1, progress: bool = False,
             old_names: bool = True) -> NotedFrame:
-    """Confidence intervals of the sds, correlations, σ and β of a linear mixed model.
+    """Confidence intervals of the sds, correlations, σ (Gaussian only) and β of a linear or generalised
+    linear mixed model.
 
-    method "profile": {φ : |ζ(φ)| <= z}, ζ the signed root of the ML deviance's rise (lme4's profile);
+    method "profile": {φ : |ζ(φ)| <= z}, ζ the signed root of the ML (GLMM: Laplace) deviance's rise (lme4's profile);
     "boot": percentile intervals of n_boot parametric-bootstrap refits (the fit's own criterion);
     "wald": β̂ ± z·se(β̂) for the fixed effects (NaN for the variance parameters, as lme4).
     """
@@ -72,7 +77,7 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
     if not 0 < level < 1:
         raise BayesmixedError(f"level must be between 0 and 1; got {level}")
     design = fit.design
-    n_variance = design.n_theta + int(design.family == "gaussian")  # σ only where the family has one
+    n_variance = design.n_theta + int(get_family(design.family).profiled_scale)  # σ only where the family has one
     old = sdcor_names(design, old_names=True)[:n_variance] + list(design.fixef_names)
     new = sdcor_names(design, old_names=False)[:n_variance] + list(design.fixef_names)
     rows = _selected(new, old, parm, n_variance)
@@ -84,11 +89,14 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
             notes.append("Wald intervals are given for fixed effects only: a variance's sampling distribution is "
                          "skewed and bounded at 0 (use method='profile' or 'boot')")
     elif key == "profile":
-        _linear_model(fit, "profile")
-        if is_reml(fit):
-            notes.append("profile intervals use the ML deviance, as lme4's do: the REML fit was refitted by ML")
-        with engine_threads():  # the LMM engine's rule: its factorizations on one BLAS thread
-            bounds = _profile(ml_version(fit), rows, n_variance, z)
+        if isinstance(response_model(fit), LmmResponseModel):
+            if is_reml(fit):
+                notes.append("profile intervals use the ML deviance, as lme4's do: the REML fit was refitted by ML")
+            fit, builders, sd_scale = ml_version(fit), (variance_profile, fixed_effect_profile), None
+        else:
+            builders, sd_scale = (glmm_variance_profile, glmm_fixed_effect_profile), GLMM_SD_SCALE
+        with engine_threads():  # the engines' rule: their factorizations on one BLAS thread
+            bounds = _profile(fit, rows, n_variance, z, builders, sd_scale)
         if np.isnan(bounds).any():
             notes.append("NaN: the profile stayed below the cut-off however far it went (a flat likelihood, e.g. "
                          "a variance with very few groups); that side of the interval is unbounded in practice")
@@ -98,14 +106,6 @@ def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.
     labels = old if old_names else new
     table = pd.DataFrame(bounds, index=pd.Index([labels[row] for row in rows]), columns=_column_names(level))
     return NotedFrame.with_notes(table, notes)
-
-
-def _linear_model(fit: Any, method: str) -> LmmResponseModel:
-    model = response_model(fit)
-    if not isinstance(model, LmmResponseModel):
-        raise BayesmixedError(f"method={method!r} intervals are implemented for linear mixed models; for this "
-                              f"{fit.design.family} model use method='wald' or bootstrap_lrt")
-    return model
 
 
 def _wald(fit: Any, rows: list[int], n_variance: int, z: float) -> np.ndarray:
@@ -119,24 +119,29 @@ def _wald(fit: Any, rows: list[int], n_variance: int, z: float) -> np.ndarray:
     return bounds
 
 
-def _profile(fit: Any, rows: list[int], n_variance: int, z: float) -> np.ndarray:
+def _profile(fit: Any, rows: list[int], n_variance: int, z: float, builders: tuple[Any, Any],
+             sd_scale: float | None) -> np.ndarray:
+    """Profile intervals of the rows asked for; `builders` make the variance and fixed-effect profiles,
+    `sd_scale` is the first step's scale for an sd estimated at 0 (σ where the model has one)."""
     design = fit.design
+    variance_builder, fixed_builder = builders
     lower, upper = sdcor_bounds(design)
     estimates = sdcor_from_theta(design, fit.theta, fit.sigma)
+    sd_scale = fit.sigma if sd_scale is None else sd_scale
     correlation = np.isfinite(upper)
     se = np.asarray(fit.se, dtype=float)
     bounds = np.empty((len(rows), 2))
     for i, row in enumerate(rows):
         if row < n_variance:
-            profile = variance_profile(fit, row)
+            profile = variance_builder(fit, row)
             if correlation[row]:
                 step = CORRELATION_FIRST_STEP
             else:
-                step = SD_FIRST_STEP * (estimates[row] if estimates[row] > 0 else fit.sigma)
+                step = SD_FIRST_STEP * (estimates[row] if estimates[row] > 0 else sd_scale)
             bounds[i] = profile_interval(profile, z, step, lower[row], upper[row])
         else:
             j = row - n_variance
-            bounds[i] = profile_interval(fixed_effect_profile(fit, j), z, z * se[j], -np.inf, np.inf)
+            bounds[i] = profile_interval(fixed_builder(fit, j), z, z * se[j], -np.inf, np.inf)
     return bounds
 
 
@@ -145,7 +150,7 @@ class ParameterReplicate:
     """One parametric-bootstrap replicate: y simulated from the fit, refitted, (sd/cor, σ, β) returned."""
 
     fit: Any
-    model: LmmResponseModel
+    model: ResponseModel
 
     @cached_property
     def _start(self) -> dict[str, np.ndarray]:
@@ -153,16 +158,14 @@ class ParameterReplicate:
 
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
         y = self.fit.simulate(1, seed=rng)[0]
-        refit = self.model.refit(y, [self._start])
-        sigma, beta = self.model.estimates(refit)
-        return np.concatenate([sdcor_from_theta(self.model.design, refit.theta, sigma), beta])
+        return self.model.parameters(self.model.refit(y, [self._start]))
 
 
 def bootstrap_parameters(fit: Any, n_boot: int, seed: int | None, n_jobs: int | None,
                          progress: bool) -> tuple[np.ndarray, list[str]]:
     """(successful replicates x [sd/cor..., σ, β...]) from parametric-bootstrap refits, and notes on them."""
-    model = _linear_model(fit, "boot")
-    size = fit.design.n_theta + 1 + fit.design.p
+    model = response_model(fit)
+    size = model.n_parameters
     run = run_replicates(ParameterReplicate(fit, model), n_boot, size, seed, n_jobs, progress, "bootstrap intervals")
     ok = run.values[np.isfinite(run.values).all(axis=1)]
     if ok.shape[0] == 0:

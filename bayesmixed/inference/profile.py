@@ -1,10 +1,13 @@
-"""Profile-likelihood intervals of a linear mixed model, as lme4's profile() and confint(method = "profile").
+"""Profile-likelihood intervals of linear and generalised linear mixed models, as lme4's profile() and
+confint(method = "profile").
 
 For a parameter φ with the others maximised out, ζ(φ) = sign(φ − φ̂) √(d(φ) − d(φ̂)), d the ML deviance;
 the level-α interval is where |ζ| <= z_{(1+α)/2}.  Like lme4 the deviance is the ML one (REML fits are
 refitted by ML), the variance parameters are the sds, correlations and σ, and β_j is profiled by moving
 X_j β_j into the offset and refitting θ.  lme4 interpolates a spline through the profile; here the
-crossing is found by root-finding on ζ itself.
+crossing is found by root-finding on ζ itself.  For a GLMM (glmer's profile) d is the Laplace deviance,
+the variance parameters are the random effects' sds and correlations (no σ), the NB dispersion is a
+nuisance parameter like the others, and β_j's profile moves X_j β_j into the offset likewise.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..engines.lmm.factor import factorize
 from ..engines.lmm.objective import ProfiledCriterion, unprofiled_deviance
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
 from ..engines.lmm.system import PlsSystem, build_system
+from ..engines.glmm.pirls import ProfileFailure
 from ..engines.optimize import bobyqa_run
 from ..errors import BayesmixedError
 from .parameters import sdcor_bounds, sdcor_from_theta, theta_from_sdcor
@@ -179,3 +183,95 @@ def profile_interval(profile: Profile, z: float, first_step: float, lower: float
             "not reached its optimum; refit (e.g. from a different start) before computing intervals"
         )
     return low, high
+
+
+# BOBYQA's rules for the GLMM profiles' inner optimisations: the engine's own for the profiled criterion.
+GLMM_PROFILE_TOLERANCES = {"ftol_abs": 1e-9, "xtol_rel": 1e-7}
+GLMM_PROFILE_STEP = 0.1
+
+
+def check_glmm_profile(fit) -> None:
+    """Profiles use the Laplace criterion with β profiled out, exact where PIRLS is Newton's method."""
+    if fit.nagq != 1 or not fit.family.newton_weights:
+        raise BayesmixedError(
+            "profile intervals for GLMMs are implemented for Laplace fits (nagq = 1) with a canonical link (logit, "
+            f"log) or the negative binomial; this fit is {fit.family.name} ({fit.family.link.name}), nagq = {fit.nagq}. "
+            "Use method='boot' or method='wald'"
+        )
+
+
+def _laplace_profiled(deviance, params: np.ndarray) -> float:
+    """The Laplace deviance with β profiled out at (θ[, log φ]); INFEASIBLE where the modes cannot be found."""
+    try:
+        return min(deviance.profiled(params), INFEASIBLE)
+    except ProfileFailure:
+        return INFEASIBLE
+
+
+def _minimise_nuisance(criterion: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray) -> tuple[float, np.ndarray]:
+    """min over the nuisance parameters (θ and log φ, or what is left of them) by BOBYQA."""
+    if start.size == 0:
+        return criterion(start), start
+    run = bobyqa_run(criterion, start, lower, initial_step=GLMM_PROFILE_STEP, max_evals=20_000,
+                     **GLMM_PROFILE_TOLERANCES)
+    return run.value, run.x
+
+
+def glmm_variance_profile(fit, index: int) -> Profile:
+    """Profile of the index-th random-effect sd/cor of a GLMM: the Laplace deviance with β profiled
+    out, minimised over the other sds/cors (and the NB dispersion's log) by BOBYQA."""
+    check_glmm_profile(fit)
+    design = fit.design
+    deviance = fit.devfun()
+    estimates = sdcor_from_theta(design, fit.theta, 1.0)[:-1]
+    lower, upper = (bound[:-1] for bound in sdcor_bounds(design))
+    n_dispersion = deviance.n_dispersion
+    others = np.arange(estimates.size) != index
+    scale = np.concatenate([np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3), 1.0)[others],
+                            np.ones(n_dispersion)])
+    nuisance_lower = np.concatenate([lower[others], np.full(n_dispersion, -np.inf)])
+    nuisance_upper = np.concatenate([upper[others], np.full(n_dispersion, np.inf)])
+
+    def criterion(value: float, nuisance: np.ndarray) -> float:
+        sdcor = estimates.copy()
+        sdcor[index], sdcor[others] = value, nuisance[: others.sum()]
+        try:
+            theta = theta_from_sdcor(design, np.append(sdcor, 1.0))
+        except ValueError:
+            return INFEASIBLE
+        return _laplace_profiled(deviance, np.concatenate([theta, nuisance[others.sum():]]))
+
+    def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        if start.size == 0:
+            return criterion(value, start), start
+        return _swap(_bobyqa_bounded(lambda nuisance: criterion(value, nuisance), start, nuisance_lower,
+                                     nuisance_upper, scale))
+
+    start = np.concatenate([estimates[others], deviance.log_dispersion])
+    return Profile(estimate=float(estimates[index]), base=fit.objective, optimum=optimum, start=start)
+
+
+def glmm_fixed_effect_profile(fit, index: int) -> Profile:
+    """Profile of β_j of a GLMM: X_j β_j moves into the offset and the Laplace deviance of the reduced
+    model (its β profiled out) is minimised over θ (and the NB dispersion's log) for each value."""
+    check_glmm_profile(fit)
+    design = fit.design
+    column = design.X[:, index]
+    reduced = dataclasses.replace(
+        design,
+        X=np.delete(design.X, index, axis=1),
+        fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
+    )
+    deviance = fit.devfun()
+    deviance.beta = np.delete(deviance.beta, index)
+    base_problem = dataclasses.replace(deviance.problem, design=reduced, X=np.ascontiguousarray(reduced.X))
+    lower = np.concatenate([design.theta_lower, np.full(deviance.n_dispersion, -np.inf)])
+    deviance.problem = base_problem
+
+    def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        # every value shares one problem but its own offset; the dispersion is carried in the arguments
+        deviance.problem = dataclasses.replace(deviance.problem, offset=base_problem.offset + column * value)
+        return _minimise_nuisance(lambda nuisance: _laplace_profiled(deviance, nuisance), start, lower)
+
+    start = np.concatenate([fit.theta, deviance.log_dispersion])
+    return Profile(estimate=float(fit.beta[index]), base=fit.objective, optimum=optimum, start=start)

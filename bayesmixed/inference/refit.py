@@ -6,6 +6,8 @@ BOBYQA on the profiled criterion, with the fit's cross-products re-aimed at the 
 (`PlsSystem.with_response`) and without the derivative checks and the fit object a user-facing fit
 builds; GLMMs through their fit's own `refit(y, start)`.
 A start is {"theta": θ, "fixef": β} (lme4's names; β is profiled out for linear mixed models).
+Inference sees both through one interface, `ResponseModel`: refit(y, starts), the refit's fixed effects,
+and its parameters on lme4's profiling scale (sds and correlations, σ where the family has one, β).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,6 +26,8 @@ from ..engines.lmm.objective import ProfiledCriterion, residual_sd
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
 from ..engines.lmm.system import PlsSystem
 from ..errors import BayesmixedError
+from ..families import get_family
+from .parameters import sdcor_from_theta
 
 
 # BOBYQA's first step for a warm start, relative to θ (see OptimizerSettings): the refit starts near
@@ -31,6 +35,26 @@ from ..errors import BayesmixedError
 # it.  On sleepstudy's bootstrap this cuts evaluations per refit from ~44 to ~30 and stops closer to
 # the optimum (within ~1e-10 relative of a full fit's criterion, was ~1e-8).
 WARM_START_STEP = 0.1
+
+
+class ResponseModel(Protocol):
+    """A fitted model ready to be refitted to simulated responses (the bootstrap's and profiles' one view of a fit)."""
+
+    design: Design
+    uses_fixef_start: bool
+
+    def refit(self, y: np.ndarray, starts: Sequence[dict[str, np.ndarray]]) -> Any:
+        """The optimum for response y from the best of `starts` (RefitFailure when it is not reached)."""
+
+    def fixef(self, refit: Any) -> np.ndarray:
+        """β̂ of a refit."""
+
+    @property
+    def n_parameters(self) -> int:
+        """Length of `parameters`."""
+
+    def parameters(self, refit: Any) -> np.ndarray:
+        """A refit's sds and correlations, σ (Gaussian only) and β, in confint's row order."""
 
 
 class RefitFailure(RuntimeError):
@@ -73,6 +97,14 @@ class LmmResponseModel:
     def fixef(self, refit: Refit) -> np.ndarray:
         return self.estimates(refit)[1]
 
+    @property
+    def n_parameters(self) -> int:
+        return self.design.n_theta + 1 + self.design.p
+
+    def parameters(self, refit: Refit) -> np.ndarray:
+        sigma, beta = self.estimates(refit)
+        return np.concatenate([sdcor_from_theta(refit.design, refit.theta, sigma), beta])
+
     def estimates(self, refit: Refit) -> tuple[float, np.ndarray]:
         """σ̂ and β̂ at a refit's θ."""
         factor = factorize(refit.system, refit.theta)
@@ -102,10 +134,18 @@ class GlmmResponseModel:
     def fixef(self, refit: Any) -> np.ndarray:
         return np.asarray(refit.beta, dtype=float)
 
+    @property
+    def n_parameters(self) -> int:
+        return self.design.n_theta + self.design.p
 
-def response_model(fit: Any) -> LmmResponseModel | GlmmResponseModel:
+    def parameters(self, refit: Any) -> np.ndarray:
+        """sds and correlations of the random effects (no σ) and β."""
+        return np.concatenate([sdcor_from_theta(self.design, refit.theta, 1.0)[:-1], self.fixef(refit)])
+
+
+def response_model(fit: Any) -> ResponseModel:
     """How to refit `fit` to a new response: the LMM fast path, or the GLMM fit's own refit."""
-    if getattr(fit.design, "family", None) == "gaussian" and hasattr(fit, "reml"):
+    if get_family(fit.design.family).profiled_scale and hasattr(fit, "reml"):
         return LmmResponseModel(fit.design, bool(fit.reml), fit.factor.system)
     if callable(getattr(fit, "refit", None)):
         return GlmmResponseModel(fit)
