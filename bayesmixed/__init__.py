@@ -31,6 +31,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "aic_table": ("bayesmixed.inference", "aic_table"),
     "confint": ("bayesmixed.inference", "confint"),
     "plots": ("bayesmixed.plots", None),
+    "report": ("bayesmixed.reports", "report"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -113,8 +113,8 @@ def parse_command(
 
 @app.command("fit")
 def fit_command(
-    formula: str = typer.Argument(..., help="lme4 formula"),
-    data: str = typer.Argument(..., help="bundled data set name or CSV path"),
+    formula: str = typer.Argument(..., help="lme4 formula, or a model spec file (models/*.toml) to fit as it says"),
+    data: str = typer.Argument(None, help="bundled data set name or CSV path (not with a spec file)"),
     method: str = typer.Option(None, "--method", "-m",
                                help="reml, ml or bayes (default: reml for gaussian, ml (Laplace) otherwise)"),
     family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
@@ -127,9 +127,19 @@ def fit_command(
     sampler: str = typer.Option(None, help="NUTS implementation (bayes): numba (default, compiled once and cached), pymc, nutpie or numpyro"),
     nagq: int = typer.Option(1, help="adaptive Gauss-Hermite points (ml, binomial/poisson; 1 = Laplace)"),
     link: str = typer.Option(None, help="link function (ml, binomial: logit, probit or cloglog)"),
+    quick: bool = typer.Option(False, "--quick", help="spec files: short chains, for a draft"),
 ) -> None:
-    """Fit a model and print its summary (lme4's for REML/ML, the posterior's for Bayes)."""
+    """Fit a model and print its summary (lme4's for REML/ML, the posterior's for Bayes); given a spec file,
+    fit every model it names by each of its methods."""
     from ..model import Model
+
+    if formula.endswith(".toml"):
+        if data is not None:
+            run_reporting_errors(lambda: _raise(f"a spec file names its own data; drop {data!r}"))
+        _fit_spec_command(formula, quick)
+        return
+    if data is None:
+        run_reporting_errors(lambda: _raise("fit needs DATA (a bundled data set or CSV path) after the formula"))
 
     def fit():
         model = Model(formula, read_data(data), family=family, weights=weights)
@@ -147,6 +157,36 @@ def fit_command(
 
     result = run_reporting_errors(fit)
     console.print(str(result.summary()), highlight=False, markup=False)
+
+
+def _raise(message: str) -> None:
+    raise BayesmixedError(message)
+
+
+def _fit_spec_command(path: str, quick: bool) -> None:
+    from ..specs import fit_spec, load_spec
+
+    fitted = run_reporting_errors(lambda: fit_spec(load_spec(path, quick=quick or None)))
+    for label, by_method in fitted.fits.items():
+        for method, result in by_method.items():
+            console.rule(f"{label}: {method}", style="dim")
+            console.print(str(result.summary()), highlight=False, markup=False)
+
+
+@app.command("report")
+def report_command(
+    spec: str = typer.Argument(..., help="model spec file, e.g. models/sleepstudy.toml"),
+    output: str = typer.Option(..., "--output", "-o", help="report file: .html (self-contained) or .md (figures in a folder beside it)"),
+    quick: bool = typer.Option(False, "--quick", help="short chains and a small bootstrap, for a draft"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show what is being fitted"),
+) -> None:
+    """Fit what a model spec names by ML, REML and Bayes and write one report: estimates side by side,
+    information criteria, LRTs and the parametric bootstrap, LOO, diagnostic panels, simulated residuals."""
+    from ..reports import report
+
+    path = run_reporting_errors(lambda: report(spec, output, quick=quick or None, progress=progress))
+    size = path.stat().st_size
+    console.print(f"wrote {path} ({size / 1e6:.1f} MB)", highlight=False)
 
 
 @app.command("compare")
