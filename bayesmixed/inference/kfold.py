@@ -126,8 +126,10 @@ def held_out_rows(design: Any, rows: np.ndarray) -> PredictionRows:
     """Rows of the full design encoded for prediction by a refit on the other rows (same levels and columns)."""
     trials = design.trials[rows] if design.trials is not None else np.ones(rows.size)
     per_term = tuple((t.codes[rows], t.matrix[rows]) for t in design.terms)
+    weights = getattr(design, "weights", None)
     return PredictionRows(design.X[rows], design.offset[rows], per_term, tuple(np.array([], dtype=object) for _ in per_term),
-                          np.asarray(trials, dtype=float), design.row_index[rows])
+                          np.asarray(trials, dtype=float), design.row_index[rows],
+                          None if weights is None else weights[rows])
 
 
 def frequentist_lpd(refit: Any, rows: PredictionRows, y: np.ndarray) -> np.ndarray:
@@ -139,7 +141,7 @@ def frequentist_lpd(refit: Any, rows: PredictionRows, y: np.ndarray) -> np.ndarr
     for (codes, matrix), covariance in zip(rows.per_term, refit.conditional_covariances):
         variance += np.einsum("ik,ikl,il->i", matrix, covariance[codes], matrix)
     if refit.design.family == "gaussian":
-        total = refit.sigma**2 + variance
+        total = refit.sigma**2 / (1.0 if rows.weights is None else rows.weights) + variance
         return -0.5 * (np.log(2 * np.pi * total) + (y - eta) ** 2 / total)
     nodes, weights = np.polynomial.hermite.hermgauss(QUADRATURE_NODES)
     family = refit.family

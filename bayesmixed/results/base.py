@@ -20,7 +20,7 @@ from ..design.types import Design
 from ..errors import BayesmixedError
 from .contract import check_residual_kind
 from .icc import distribution_variance, icc_frame, icc_scale, intercept_variances
-from .prediction import (check_prediction_options, interval_frame, interval_note, linear_predictor, prediction_rows,
+from .prediction import (PredictionRows, check_prediction_options, interval_frame, interval_note, linear_predictor, prediction_rows,
                          rows_linear_predictor, simulated_effects, simulated_linear_predictors)
 from .ranef import conditional_sds, ranef_frames
 from .varcorr import varcorr_frame
@@ -145,9 +145,10 @@ class MixedFit:
         """Squared deviance residual per row: (y − μ)² for Gaussian models."""
         return (y - mu) ** 2
 
-    def draw_response(self, eta: np.ndarray, trials: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Responses (as observed_response has them) given linear predictors (draws, rows): η + σ ε."""
-        return eta + self.residual_sd * rng.standard_normal(eta.shape)
+    def draw_response(self, eta: np.ndarray, rows: PredictionRows, rng: np.random.Generator) -> np.ndarray:
+        """Responses (as observed_response has them) given linear predictors (draws, rows): η + σ ε / √w."""
+        scale = self.residual_sd if rows.weights is None else self.residual_sd / np.sqrt(rows.weights)
+        return eta + scale * rng.standard_normal(eta.shape)
 
     def _series(self, values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
         return pd.Series(values, index=self.design.row_index if index is None else index)
@@ -207,7 +208,7 @@ class MixedFit:
                      if re else [])
         eta_draws = simulated_linear_predictors(rows, beta, self.vcov.to_numpy(), simulated, n_sim, rng)
         if interval == "prediction":
-            draws = self.draw_response(eta_draws, rows.trials, rng)
+            draws = self.draw_response(eta_draws, rows, rng)
         else:
             draws = eta_draws if scale == "link" else self.inverse_link(eta_draws)
         if not re:

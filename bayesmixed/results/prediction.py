@@ -31,7 +31,8 @@ class PredictionRows:
 
     per_term holds (codes, matrix) with every level seen in the fit keeping its code and each distinct
     unseen level numbered after them (n_levels + j, its label new_levels[t][j]); trials is the binomial
-    number of trials per row (1 for new data, whose response is not known).
+    number of trials per row and weights the Gaussian prior weights (residual variance σ²/w), both 1 for
+    new data.
     """
 
     X: np.ndarray
@@ -40,6 +41,7 @@ class PredictionRows:
     new_levels: tuple[np.ndarray, ...]
     trials: np.ndarray
     index: pd.Index
+    weights: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -73,7 +75,7 @@ def prediction_rows(design: Design, newdata: pd.DataFrame | None, re: bool, allo
         per_term = tuple((t.codes, t.matrix) for t in design.terms) if re else ()
         trials = design.trials if design.trials is not None else np.ones(design.n)
         return PredictionRows(design.X, design.offset, per_term, tuple(np.array([], dtype=object) for _ in per_term),
-                              np.asarray(trials, dtype=float), design.row_index)
+                              np.asarray(trials, dtype=float), design.row_index, getattr(design, "weights", None))
     X, raw = new_data_matrices(design, newdata, random=re)
     per_term, new_levels = [], []
     for term, (codes, matrix) in zip(design.terms, raw):

@@ -111,3 +111,15 @@ def test_compare_takes_kfold_beside_psis_loo_and_pareto_k_points_to_it():
 def test_kfold_is_exported():
     assert "kfold" in bm.__all__
     assert isinstance(bm.kfold(lmm(SLEEP_INTERCEPT, reml=False), k=3, seed=0), KFold)
+
+
+def test_weighted_gaussian_folds_use_sigma_squared_over_w():
+    sleep = bm.datasets.load("sleepstudy")
+    sleep = sleep.assign(w=np.where(sleep["Days"] < 5, 1.0, 2.0))
+    fit = bm.lmer(SLEEP_INTERCEPT, sleep, REML=False, weights="w")
+    result = bm.kfold(fit, k=3, by="Subject", seed=8)
+    held = result.folds == 1
+    refit = bm.lmer(SLEEP_INTERCEPT, sleep[~held], REML=False, weights="w")
+    mean = refit.beta[0] + refit.beta[1] * sleep["Days"][held]
+    sd = np.sqrt(refit.covariance_blocks[0][0, 0] + refit.sigma**2 / sleep["w"][held])
+    np.testing.assert_allclose(result.pointwise[held], stats.norm.logpdf(sleep["Reaction"][held], mean, sd), rtol=1e-6)

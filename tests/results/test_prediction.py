@@ -70,3 +70,33 @@ def test_interval_options_are_checked(calibration):
         fit.predict(fresh, interval="predictive")
     with pytest.raises(bm.BayesmixedError, match="level must be between 0 and 1"):
         fit.predict(fresh, interval="confidence", level=95)
+
+
+def test_bayesian_prediction_intervals_cover_new_observations(calibration):
+    fit, fresh = calibration
+    train_rows = fit.design.n
+    assert train_rows == 320
+    bayes = bm.Model("y ~ x + (1 | g)", _training_frame(fit)).fit("bayes", draws=500, tune=300, chains=2, seed=5,
+                                                                   progressbar=False, warn=False)
+    table = bayes.predict(fresh, allow_new_levels=True, interval="prediction", seed=1)
+    assert 0.92 <= coverage(table, fresh["y"]) <= 0.98
+    assert "posterior predictive" in table.attrs["interval"]
+    frequentist = fit.predict(fresh, allow_new_levels=True, interval="prediction", seed=1)
+    np.testing.assert_allclose(table["upper"] - table["lower"], frequentist["upper"] - frequentist["lower"], rtol=0.15)
+
+
+def _training_frame(fit) -> pd.DataFrame:
+    """The training data back from the design (y, x and the group labels)."""
+    design = fit.design
+    term = design.terms[0]
+    return pd.DataFrame({"y": design.y, "x": design.X[:, 1], "g": np.asarray(term.levels)[term.codes]})
+
+
+def test_weighted_prediction_intervals_scale_the_residual_by_one_over_root_w(calibration):
+    _, fresh = calibration
+    data = fresh.assign(w=np.where(np.arange(len(fresh)) % 2 == 0, 1.0, 4.0))
+    fit = bm.lmer("y ~ x + (1 | g)", data, weights="w")
+    table = fit.predict(interval="prediction", n_sim=4000, seed=3, re_uncertainty=False)
+    width = (table["upper"] - table["lower"]).to_numpy()
+    # β's uncertainty is small beside σ: widths in the ratio √(σ²/1) : √(σ²/4) = 2 : 1
+    assert np.median(width[data["w"] == 1.0]) / np.median(width[data["w"] == 4.0]) == pytest.approx(2.0, rel=0.1)

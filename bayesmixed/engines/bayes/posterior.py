@@ -183,14 +183,20 @@ def inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
     return eta
 
 
+def residual_scale(sigma: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """(chunk, 1) or (chunk, n) sd of a Gaussian y: σ, or σ/√w with prior weights w."""
+    return sigma[:, None] if weights is None else sigma[:, None] / np.sqrt(weights)[None, :]
+
+
 def pointwise_loglik(family: str, eta: np.ndarray, y: np.ndarray, trials: np.ndarray | None,
-                     sigma: np.ndarray | None) -> np.ndarray:
+                     sigma: np.ndarray | None, weights: np.ndarray | None = None) -> np.ndarray:
     """log p(y_n | η_n) per draw and observation, constants included: (chunk, n)."""
     from scipy.special import gammaln
 
     if family == "gaussian":
-        z = (y - eta) / sigma[:, None]
-        return -0.5 * z * z - np.log(sigma)[:, None] - 0.5 * np.log(2 * np.pi)
+        scale = residual_scale(sigma, weights)
+        z = (y - eta) / scale
+        return -0.5 * z * z - np.log(scale) - 0.5 * np.log(2 * np.pi)
     if family == "binomial":
         log_choose = gammaln(trials + 1) - gammaln(y + 1) - gammaln(trials - y + 1)
         return log_choose + y * eta - trials * np.logaddexp(0.0, eta)
@@ -208,10 +214,10 @@ def unit_deviance(family: str, y: np.ndarray, mu: np.ndarray, trials: np.ndarray
 
 
 def draw_response(family: str, eta: np.ndarray, trials: np.ndarray | None, sigma: np.ndarray | None,
-                  rng: np.random.Generator) -> np.ndarray:
+                  rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
     """Simulated responses for each draw's η (chunk, n)."""
     if family == "gaussian":
-        return eta + sigma[:, None] * rng.standard_normal(eta.shape)
+        return eta + residual_scale(sigma, weights) * rng.standard_normal(eta.shape)
     if family == "binomial":
         return rng.binomial(trials.astype(np.int64), inverse_link(family, eta)).astype(float)
     return rng.poisson(np.exp(np.minimum(eta, 700.0))).astype(float)

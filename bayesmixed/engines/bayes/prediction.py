@@ -49,7 +49,8 @@ def response_draws(posterior: PosteriorDraws, rows: PredictionRows, rng: np.rand
     out = np.empty((posterior.size, rows.n))
     for start, eta in eta_draws(posterior, rows, rng):
         stop = start + eta.shape[0]
-        out[start:stop] = draw_response(family, eta, rows.trials, sigma[start:stop] if sigma is not None else None, rng)
+        out[start:stop] = draw_response(family, eta, rows.trials, sigma[start:stop] if sigma is not None else None, rng,
+                                        rows.weights)
     if as_proportion and family == "binomial":
         out /= rows.trials
     return out
@@ -63,5 +64,6 @@ def observation_loglik(posterior: PosteriorDraws, rows: PredictionRows, y: np.nd
     out = np.empty((posterior.size, rows.n))
     for start, eta in eta_draws(posterior, rows, rng):
         stop = start + eta.shape[0]
-        out[start:stop] = pointwise_loglik(family, eta, y, rows.trials, sigma[start:stop] if sigma is not None else None)
+        out[start:stop] = pointwise_loglik(family, eta, y, rows.trials, sigma[start:stop] if sigma is not None else None,
+                                           rows.weights)
     return out

@@ -260,7 +260,7 @@ class BayesFit:
         for gamma, (codes, matrix) in zip(self.ranef_samples, rows.per_term):
             eta += np.einsum("snk,nk->sn", gamma[picks][:, codes, :], matrix)
         sigma = self.sigma_draws[picks] if self.sigma_draws is not None else None
-        return draw_response(design.family, eta, rows.trials, sigma, rng)
+        return draw_response(design.family, eta, rows.trials, sigma, rng, rows.weights)
 
     def confint(self, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str | None = None,
                 **options) -> pd.DataFrame:

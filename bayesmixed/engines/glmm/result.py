@@ -14,6 +14,7 @@ from scipy import special
 from ...design.types import Design
 from ...errors import BayesmixedError
 from ...results.base import MixedFit
+from ...results.prediction import PredictionRows
 from ...results.summary import FitSummary, criterion_lines, groups_line
 from .checks import overdispersion, overdispersion_note
 from .deviance import saturated_constant
@@ -165,12 +166,12 @@ class GlmmFit(MixedFit):
     def unit_deviance(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
         return self.family.unit_deviance(y, mu, self.problem.weights)
 
-    def draw_response(self, eta: np.ndarray, trials: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def draw_response(self, eta: np.ndarray, rows: PredictionRows, rng: np.random.Generator) -> np.ndarray:
         """Counts (Poisson) or observed proportions out of `trials` (binomial) given η (draws, rows)."""
         mu = self.inverse_link(eta)
         if not self.family.bounded_mean:
-            return self.family.sample(mu, trials, rng)
-        return self.family.sample(mu, np.broadcast_to(trials, mu.shape), rng) / trials
+            return self.family.sample(mu, rows.trials, rng)
+        return self.family.sample(mu, np.broadcast_to(rows.trials, mu.shape), rng) / rows.trials
 
     # --- simulation and refitting ----------------------------------------------------------------
     def simulate(self, n: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
