@@ -123,6 +123,10 @@ class Family:
         """Rows whose outcome sits at the edge of its range (all failures or successes, a zero count)."""
         return np.zeros(y.shape, dtype=bool)
 
+    def estimate_note(self) -> str | None:
+        """What a fitted dispersion parameter says that a user should hear (None: nothing)."""
+        return None
+
     def describe(self) -> str:
         """'binomial ( logit )', with the dispersion where the family has one."""
         text = f"{self.name}  ( {self.link.name} )"

@@ -20,6 +20,8 @@ from .links import MAX_LOG_MU, softplus
 # Where the dispersion θ starts when the data give no moment estimate (no overdispersion seen).
 DEFAULT_START = 10.0
 START_RANGE = (0.05, 1e3)
+# A size θ beyond this adds under 1e-4 · μ² to the variance: the fit is the Poisson's in all but name.
+POISSON_LIKE_SIZE = 1e4
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,16 @@ class NegativeBinomial(Family):
         if excess <= 0:
             return DEFAULT_START
         return float(np.clip(np.sum(mu**2) / excess, *START_RANGE))
+
+    def estimate_note(self) -> str | None:
+        """θ running off to ∞ means no overdispersion: say so and point to the Poisson model."""
+        if self.dispersion is None or self.dispersion <= POISSON_LIKE_SIZE:
+            return None
+        return (
+            f"the negative binomial's size θ is estimated at {self.dispersion:.3g}, i.e. the counts vary no more than "
+            "a Poisson model allows (θ → ∞ is the Poisson), so θ is not pinned down. What to do: fit the model with "
+            "family='poisson', which gives the same estimates with one parameter fewer."
+        )
 
     def sample(self, mu: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         theta = self.theta

@@ -112,3 +112,17 @@ def test_negbin_needs_counts_and_is_not_sampled_by_bayes():
         bm.glmer("y ~ x + (1 | g)", data, "negbin")
     with pytest.raises(BayesmixedError, match="negbin"):
         bm.Model("y ~ x + (1 | g)", dataset("slopes"), "negbin").fit("bayes")
+
+
+def test_poisson_counts_give_a_large_size_and_a_pointer_to_the_poisson_model():
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(30), 20)
+    x = rng.normal(size=groups.size)
+    y = rng.poisson(np.exp(0.5 + 0.3 * x + rng.normal(0, 0.5, 30)[groups]))
+    data = pd.DataFrame({"y": y, "x": x, "g": [f"g{k}" for k in groups]})
+    with pytest.warns(bm.engines.glmm.GlmmWarning, match="family='poisson'"):
+        fit = bm.glmer("y ~ x + (1 | g)", data, "negbin")
+    poisson = bm.glmer("y ~ x + (1 | g)", data, "poisson")
+    assert fit.dispersion > 1e4
+    assert fit.loglik == pytest.approx(poisson.loglik, abs=1e-2)  # NB → Poisson as θ → ∞
+    np.testing.assert_allclose(fit.beta, poisson.beta, atol=1e-3)

@@ -121,6 +121,9 @@ def fit_problem(
                     "standard errors come from the PIRLS factor instead (glmer's use.hessian = FALSE); treat them "
                     "with caution."
                 )
+        dispersion_note = deviance.problem.family.estimate_note()
+        if dispersion_note is not None:
+            messages.append(dispersion_note)
         singular = singular_components(optimum.theta, design.theta_lower).size > 0
         if singular:
             messages.append(singular_fit_message(design.terms, design.lambda_blocks(optimum.theta), SINGULAR_TOL))
