@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from .result import BayesFit
 
 SAMPLERS = ("numba", "pymc", "nutpie", "numpyro")
+# Centre a grouping factor's effects when their conditional sd is below this share of the term's sd (the data
+# then dominate each level's prior: info·sd² > 3 for a scalar term), measured on the Poisson and binomial rows of
+# benchmarks/bayes_robustness.py.
+CENTRE_BELOW = 0.5
 
 
 def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: int = 1000, tune: int = 1000, chains: int = 4,
               seed: int | None = None, sampler: str = "numba", marginalize: bool | None = None,
               prior_only: bool = False, progressbar: bool | None = None, target_accept: float = 0.8,
               max_depth: int = 10, cores: int | None = None, dense_metric: bool | None = None,
-              centred: bool | Iterable[str] = False, warn: bool = True, **unknown_options: Any) -> BayesFit:
+              centred: bool | Iterable[str] | None = None, warn: bool = True, **unknown_options: Any) -> BayesFit:
     """Sample the posterior (or, with prior_only, the prior and prior predictive) of the design's model.
 
     sampler "numba" (default) runs bayesmixed's compiled NUTS on a kernel cached across processes;
@@ -34,7 +38,8 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     every gaussian model: per group when the random terms share one grouping factor, jointly over all terms for
     crossed and nested ones (up to JOINT_MAX_Q random effects); the full non-centred route otherwise.
     centred: True or grouping-factor names whose effects the full route samples centred (γ ~ N(0, Σ) directly),
-    which mixes better when every level has many rows; implies the full route.
+    which mixes better when every level has many rows; implies the full route. None (default): on the full route,
+    chosen per grouping factor from the frequentist fit (automatic_centring); False: all non-centred.
     """
     started = time.perf_counter()
     if sampler not in SAMPLERS:
@@ -45,10 +50,12 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     if unknown_options:
         raise BayesmixedError(f"unknown option(s) for fit('bayes'): {', '.join(sorted(unknown_options))}")
     prior_set = resolve_priors(design, priors)
-    centred_groups = resolve_centred(design, centred, sampler)
+    centred_groups = resolve_centred(design, centred or False, sampler)
     route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
     if centred_groups and is_marginal(route):
         raise BayesmixedError("centred= applies to the full route, where γ is sampled; drop marginalize=True")
+    if centred is None and route == FULL and sampler == "numba" and not prior_only:
+        centred_groups = automatic_centring(design)
     from .result import BayesFit
 
     if prior_only:  # γ from its prior, N(0, CC'), not from a conditional on the observed y
@@ -108,6 +115,38 @@ def resolve_centred(design: Design, centred: bool | Iterable[str], sampler: str)
     if chosen and sampler != "numba":
         raise BayesmixedError(f"centred= runs on sampler='numba'; the PyMC model (sampler={sampler!r}) is non-centred")
     return chosen
+
+
+def automatic_centring(design: Design) -> frozenset[str]:
+    """Grouping factors whose effects the data pin down: at the frequentist fit (REML, or Laplace for GLMMs), the
+    median over levels of conditional sd / term sd is below CENTRE_BELOW for every column. There the centred
+    parameterisation mixes better, elsewhere the non-centred one; a failed or singular fit leaves all non-centred."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if design.family == "gaussian":
+                from ..lmm.fit import fit_lmm
+
+                frequentist = fit_lmm(design, check_derivatives=False)
+            else:
+                from ..glmm.fit import fit_glmm
+
+                frequentist = fit_glmm(design, check_derivatives=False)
+            blocks, conditional = frequentist.covariance_blocks, frequentist.conditional_covariances
+    except (BayesmixedError, ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return frozenset()
+    chosen, refused = set(), set()
+    for term, block, covariances in zip(design.terms, blocks, conditional):
+        term_var = np.diag(block)
+        level_var = np.diagonal(covariances, axis1=1, axis2=2)  # (levels, k)
+        if np.any(term_var <= 1e-10 * max(float(term_var.max()), 1e-300)):  # on the boundary: nothing to centre
+            refused.add(term.group)
+            continue
+        ratio = np.sqrt(np.median(level_var, axis=0) / term_var)
+        (chosen if np.all(ratio < CENTRE_BELOW) else refused).add(term.group)
+    return frozenset(chosen - refused)
 
 
 def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
