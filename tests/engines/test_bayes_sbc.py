@@ -19,8 +19,8 @@ def sbc_designs():
 
 
 # Seed 4 gave the gaussian model's correlation p = 0.0007 with a ragged rank histogram (15 6 6 16 13 6 4 19 12 3:
-# no U, ∩ or slope, the marks of a miscalibrated sampler) and seed 5 p = 0.80: at 0.001 per parameter and 17
-# parameters in all, one such chance failure in ~60 runs is expected.
+# no U, ∩ or slope, the marks of a miscalibrated sampler) and seed 5 p = 0.80: at 0.001 per parameter and 14
+# parameters in all, one such chance failure in ~70 runs is expected.
 SEEDS = {"gaussian": 5, "gaussian crossed": 4, "binomial": 4}
 
 
