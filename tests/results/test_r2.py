@@ -69,7 +69,7 @@ def test_r2_of_our_fits_matches_performance(case):
         fit = bm.lmer(case["formula"], frame, REML=case["reml"])
     else:
         fit = bm.glmer(case["formula"], frame, family=case["family"], link=case["link"])
-    result = r2(fit)
+    result = fit.r2()
     np.testing.assert_allclose(result.estimate, [case[field] for field in FIELDS], rtol=TOLERANCE[case["family"]],
                                atol=1e-12)
     assert result.lower is None and result.source == ("REML estimates" if case["reml"] else "ML estimates")
@@ -79,7 +79,7 @@ def test_r2_of_our_fits_matches_performance(case):
 
 def test_bayes_r2_is_computed_draw_by_draw():
     fit = bayes(SLEEP_CORRELATED)
-    result = r2(fit)
+    result = fit.r2()
     assert result.draws.shape == (fit.n_chains * fit.n_draws, 5)
     np.testing.assert_allclose(result.estimate, np.median(result.draws, axis=0))
     # one draw by hand: z_i'Σz_i row by row, var(Xβ) with n - 1, σ² from the draw

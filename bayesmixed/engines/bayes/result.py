@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import arviz as az
 
     from ...design.types import Design
+    from ...results.r2 import R2
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
@@ -181,6 +182,13 @@ class BayesFit:
                  else np.mean(beta @ self.design.X.T + self.design.offset, axis=1))
         residual = distribution_variance(family, LINKS[family], beta0, self.sigma_draws, sum(variances))
         return icc_frame(labels, variances, residual, icc_scale(family))
+
+    def r2(self, level: float = 0.95) -> R2:
+        """Marginal and conditional R² of Nakagawa & Schielzeth (results.r2), draw by draw: posterior median
+        and equal-tailed interval."""
+        from ...results.r2 import r2
+
+        return r2(self, level)
 
     def _observed(self) -> np.ndarray:
         design = self.design
