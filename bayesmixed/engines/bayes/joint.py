@@ -161,7 +161,14 @@ def joint_logp_grad(x, grad, model):
         return -np.inf
     T = np.zeros((q, q))  # chol(M)⁻ᵀ, upper triangular: rows are contiguous where chol(M)⁻¹'s columns are not
     transposed_lower_inverse(M, T)
-    W = T @ T.T  # (q, q) M⁻¹ = chol⁻ᵀ chol⁻¹ (BLAS)
+    W = np.empty((q, q))  # M⁻¹ = chol⁻ᵀ chol⁻¹: W[i, j] = Σ_m T[i, m] T[j, m], m >= max(i, j), two contiguous rows
+    for i in range(q):
+        for j in range(i + 1):
+            s = 0.0
+            for m in range(i, q):
+                s += T[i, m] * T[j, m]
+            W[i, j] = s
+            W[j, i] = s
     w = W @ c  # (q,)
     quad = c @ w
     trace_W = 0.0
