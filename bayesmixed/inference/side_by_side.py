@@ -59,9 +59,9 @@ def _frequentist_column(label: str, fit: Any, intervals: str, level: float, n_bo
                         seed: int | None) -> tuple[pd.DataFrame, list[str]]:
     design = fit.design
     fixed, variance, icc_rows = _rows(design)
-    sdcor = sdcor_from_theta(design, fit.theta, fit.sigma) if design.family == "gaussian" else None
-    estimates = list(np.asarray(fit.fixef, dtype=float))
-    estimates += list(sdcor[:len(variance)]) if sdcor is not None else [np.nan] * len(variance)
+    # GLMMs have no σ: Λ(θ) is the random effects' Cholesky factor itself
+    sdcor = sdcor_from_theta(design, fit.theta, fit.sigma if design.family == "gaussian" else 1.0)
+    estimates = list(np.asarray(fit.fixef, dtype=float)) + list(sdcor[:len(variance)])
     estimates += list(icc_from_sdcor(design, sdcor)) if icc_rows else []
     r2_rows = _r2_rows(design)
     estimates += list(r2(fit).estimate[:2]) if r2_rows else []

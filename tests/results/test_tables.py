@@ -191,6 +191,10 @@ def test_glmm_summary_renders_its_wald_tests():
     np.testing.assert_allclose(values(fixed["rows"], 1), fit.fixef, rtol=1e-12)
     assert "maximum likelihood point estimates" in summary.to_markdown()
     check_latex(summary.to_latex())
+    # side_by_side shows a GLMM's random-effect sd (Λ(θ) itself: no σ) and its R²
+    frame = bm.side_by_side(ml=fit, intervals="wald").to_frame()
+    assert frame.loc["sd_(Intercept)|herd", ("ml", "estimate")] == pytest.approx(fit.varcorr["sdcor"].iloc[0])
+    assert frame.loc["R2_conditional", ("ml", "estimate")] == pytest.approx(fit.r2().conditional)
 
 
 def test_anova_and_aic_table_render_their_frames():
@@ -210,6 +214,7 @@ def test_anova_and_aic_table_render_their_frames():
         latex = table.to_latex()
         check_latex(latex)
         assert r"Reaction \textasciitilde{} Days" in latex and latex.count("\\item ") == len(table.notes)
+        assert table._repr_html_() == table.to_html()
     printed = str(bm.anova(small, big)).splitlines()
     assert printed[0].split() == ["npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p"]
     assert printed[2].split()[-3:] == ["42.1393", "2", "7.07241e-10"]  # lme4: Chisq 42.139, Df 2, 7.072e-10
