@@ -68,6 +68,8 @@ def _lessons_05(lessons: dict) -> None:
     assert lessons["cbpp_ks_p"] > 0.05
     assert lessons["overdispersed_ks_p"] < 0.01
     assert lessons["overdispersed_dispersion_ratio"] > 1.5 and lessons["overdispersed_dispersion_p"] < 0.05
+    assert 1 < lessons["negbin_theta"] < 4, "the negative binomial's size is far from the simulated 2"
+    assert lessons["negbin_ks_p"] > 0.05 and 0.7 < lessons["negbin_dispersion_ratio"] < 1.4
 
 
 def _lessons_06(lessons: dict) -> None:
