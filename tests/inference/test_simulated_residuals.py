@@ -92,3 +92,19 @@ def test_bayesian_fit_uses_posterior_predictive_draws():
 def test_too_few_simulations_is_refused(correct_fit):
     with pytest.raises(BayesmixedError, match="n >= 10"):
         simulate_residuals(correct_fit, n=5)
+
+
+def test_dispersion_statistic_agrees_with_lme4_simulations():
+    """DHARMa's statistic computed in R from lme4's simulate() (tests/reference/make_dispersion_reference.R):
+    both sides are Monte Carlo estimates (4000 simulations each), so they agree to ~1-2%."""
+    import json
+    from pathlib import Path
+
+    reference = json.loads((Path(__file__).parent.parent / "reference" / "dispersion_reference.json").read_text())
+    fit = bm.Model("cbind(incidence, size - incidence) ~ period + (1 | herd)", bm.datasets.load("cbpp"),
+                   family="binomial").fit("ml")
+    for conditional in (False, True):
+        expected = reference["conditional" if conditional else "unconditional"]
+        dispersion = simulate_residuals(fit, n=reference["nsim"], seed=1, conditional=conditional).dispersion()
+        assert dispersion.statistic == pytest.approx(expected["ratio"], rel=0.03), conditional
+        assert dispersion.p_value == pytest.approx(expected["p"], abs=0.06), conditional
