@@ -10,8 +10,8 @@
 #
 # with the random effects $\gamma$ either integrated out or sampled alongside. There is no boundary problem
 # (a variance near zero is just a posterior with mass near zero), intervals for variances need no
-# approximation, and models are compared by predictive accuracy (notebook 06). The price: priors to choose
-# and justify, and a sampler whose convergence must be checked every time.
+# asymptotic approximation, and models are compared by predictive accuracy (notebook 06). The price:
+# priors to choose and justify, and a sampler whose convergence must be checked every time.
 #
 # In bayesmixed the same formula is fitted with `fit("bayes")`: NUTS (a Hamiltonian Monte Carlo sampler),
 # 4 chains.

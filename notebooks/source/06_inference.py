@@ -166,12 +166,9 @@ print({name: round(p, 4) for name, p in p_values.items()})
 # for those: "probably best to go Bayesian".
 
 # %%
-by_ml = {name: bm.lmer(formula, sleep, REML=False) for name, formula in {
-    "intercept only": "Reaction ~ 1 + (Days | Subject)",
-    "Days": "Reaction ~ Days + (Days | Subject)",
-    "Days + Days^2": "Reaction ~ Days + I(Days ** 2) + (Days | Subject)",
-}.items()}
-aic = bm.aic_table(**{name.replace(" ", "_").replace("+", "plus").replace("^", ""): fit for name, fit in by_ml.items()})
+formulas = ["Reaction ~ 1 + (Days | Subject)", "Reaction ~ Days + (Days | Subject)",
+            "Reaction ~ Days + I(Days ** 2) + (Days | Subject)"]
+aic = bm.aic_table(*[bm.lmer(formula, sleep, REML=False) for formula in formulas])
 aic
 
 # %% [markdown]
