@@ -21,7 +21,7 @@ def _response_scale(fit: Any, values: np.ndarray) -> np.ndarray:
 
 
 def _draws(fit: Any, n_draws: int, seed: int) -> np.ndarray:
-    if not hasattr(fit, "predictive_draws"):
+    if not getattr(fit, "is_bayes", False):
         raise BayesmixedError("predictive checks need a Bayesian fit (method='bayes' or 'prior')")
     draws = fit.predictive_draws()
     rng = np.random.default_rng(seed)

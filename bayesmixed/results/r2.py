@@ -131,7 +131,7 @@ def r2(fit: Any, level: float = 0.95) -> R2:
     family = design.family
     notes = ["R²_m = σ²_f / (σ²_f + σ²_l + σ²_d), R²_c = (σ²_f + σ²_l) / (σ²_f + σ²_l + σ²_d); "
              "σ²_f = var(Xβ); σ²_l = Σ mean_i z_i'Σz_i over the random terms (slopes included)"]
-    if hasattr(fit, "beta_draws"):
+    if fit.is_bayes:
         from ..engines.bayes.prediction import LINKS
 
         link = LINKS[family]
