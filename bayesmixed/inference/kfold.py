@@ -20,16 +20,21 @@ import numpy as np
 from scipy import special
 
 from ..design.newdata import design_rows
-from ..errors import BayesmixedError
+from ..errors import BayesmixedError, warn_user
 from ..results.prediction import PredictionRows
 
 FOLDS = ("grouped", "stratified", "random")
 QUADRATURE_NODES = 32
 
 
+class KFoldWarning(UserWarning):
+    """Some K-fold refits reported numerical trouble (convergence, singular fits, sampler diagnostics)."""
+
+
 @dataclass(frozen=True)
 class KFold:
-    """elpd_kfold (sum over rows), its se = √(n var(pointwise)), the pointwise values and the fold of each row."""
+    """elpd_kfold (sum over rows), its se = √(n var(pointwise)), the pointwise values, the fold of each row,
+    and the refits' warnings ("fold j: ...")."""
 
     elpd_kfold: float
     se: float
@@ -39,6 +44,7 @@ class KFold:
     by: str | None
     scheme: str
     fit: Any
+    messages: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """Which cross-validation made the numbers, for notes."""
@@ -105,7 +111,7 @@ def refit_on(fit: Any, rows: np.ndarray, seed: np.random.SeedSequence, fit_optio
     """The fit's model refitted to `rows` of its design (Bayes: same priors, sampler and draws)."""
     design = design_rows(fit.design, rows)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a refit's warnings are the full fit's, already shown
+        warnings.simplefilter("ignore")  # recorded in the refit's messages, reported once by kfold()
         if fit.is_bayes:
             from ..engines.bayes import fit_bayes
 
@@ -161,12 +167,18 @@ def bayes_lpd(refit: Any, rows: PredictionRows, y: np.ndarray) -> np.ndarray:
     return special.logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
 
 
-def _fold_lpd(fit: Any, folds: np.ndarray, fold: int, seed: np.random.SeedSequence, fit_options: dict) -> np.ndarray:
+def _fold_lpd(fit: Any, folds: np.ndarray, fold: int, seed: np.random.SeedSequence,
+              fit_options: dict) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The held-out rows' log predictive densities and the refit's messages."""
     held = np.flatnonzero(folds == fold)
-    refit = refit_on(fit, np.flatnonzero(folds != fold), seed, fit_options)
+    try:
+        refit = refit_on(fit, np.flatnonzero(folds != fold), seed, fit_options)
+    except BayesmixedError as error:
+        raise BayesmixedError(f"K-fold refit without fold {fold} ({held.size} rows) failed: {error}") from error
     rows = held_out_rows(fit.design, held)
     y = fit.design.y[held]
-    return bayes_lpd(refit, rows, y) if fit.is_bayes else frequentist_lpd(refit, rows, y)
+    values = bayes_lpd(refit, rows, y) if fit.is_bayes else frequentist_lpd(refit, rows, y)
+    return values, tuple(f"fold {fold}: {message}" for message in refit.messages)
 
 
 def kfold(fit: Any, k: int = 10, by: str | None = None, folds: str | None = None, seed: int | None = None,
@@ -184,9 +196,14 @@ def kfold(fit: Any, k: int = 10, by: str | None = None, folds: str | None = None
     assignment, scheme = assign_folds(fit, k, by, folds, np.random.default_rng(fold_seed))
     tasks = (joblib.delayed(_fold_lpd)(fit, assignment, fold, refit_seeds[fold], fit_options) for fold in range(k))
     pointwise = np.empty(fit.design.n)
-    for fold, values in enumerate(joblib.Parallel(n_jobs=n_jobs)(tasks)):
+    messages: list[str] = []
+    for fold, (values, fold_messages) in enumerate(joblib.Parallel(n_jobs=n_jobs)(tasks)):
         pointwise[assignment == fold] = values
+        messages.extend(fold_messages)
+    if messages:
+        warn_user(f"{len(messages)} warning(s) from the K-fold refits (the elpd of those folds may be off):\n  "
+                  + "\n  ".join(messages), KFoldWarning)
     elpd = float(pointwise.sum())
     se = float(np.sqrt(pointwise.size * np.var(pointwise)))
-    return KFold(elpd, se, pointwise, assignment, k, by, scheme, fit)
+    return KFold(elpd, se, pointwise, assignment, k, by, scheme, fit, tuple(messages))
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, special, stats
 
 import bayesmixed as bm
 from bayesmixed.inference import ParetoKWarning
 from bayesmixed.inference.compare import pareto_k_message
-from bayesmixed.inference.kfold import KFold
+from bayesmixed.inference.kfold import KFold, KFoldWarning
 from tests.inference.helpers import SLEEP_CORRELATED, SLEEP_INTERCEPT, bayes, lmm
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -123,3 +124,17 @@ def test_weighted_gaussian_folds_use_sigma_squared_over_w():
     mean = refit.beta[0] + refit.beta[1] * sleep["Days"][held]
     sd = np.sqrt(refit.covariance_blocks[0][0, 0] + refit.sigma**2 / sleep["w"][held])
     np.testing.assert_allclose(result.pointwise[held], stats.norm.logpdf(sleep["Reaction"][held], mean, sd), rtol=1e-6)
+
+
+def test_refit_trouble_is_reported_once_naming_the_fold():
+    rng = np.random.default_rng(3)  # no group effect at all: the refits are singular (variance 0)
+    data = pd.DataFrame({"y": rng.standard_normal(100), "g": np.repeat([f"g{i}" for i in range(10)], 10)})
+    fit = bm.lmer("y ~ 1 + (1 | g)", data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = bm.kfold(fit, k=5, by="g", seed=1)
+    assert result.messages and all(message.startswith("fold ") for message in result.messages)
+    kfold_warnings = [w for w in caught if issubclass(w.category, KFoldWarning)]
+    assert len(kfold_warnings) == 1 and "singular" in str(kfold_warnings[0].message)
+    with pytest.raises(bm.BayesmixedError, match="K-fold refit without fold 0"):
+        bm.kfold(fit, k=2, by="g", seed=1, start=[1.0, 2.0])
