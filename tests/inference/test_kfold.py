@@ -138,3 +138,16 @@ def test_refit_trouble_is_reported_once_naming_the_fold():
     assert len(kfold_warnings) == 1 and "singular" in str(kfold_warnings[0].message)
     with pytest.raises(bm.BayesmixedError, match="K-fold refit without fold 0"):
         bm.kfold(fit, k=2, by="g", seed=1, start=[1.0, 2.0])
+
+
+def test_refits_run_on_a_dask_cluster_with_the_same_results():
+    joblib = pytest.importorskip("joblib")
+    distributed = pytest.importorskip("distributed")
+    fit = lmm(SLEEP_INTERCEPT, reml=False)
+    local = bm.kfold(fit, k=3, by="Subject", seed=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, distributed.get_task_stream(client) as tasks, \
+            joblib.parallel_backend("dask"):
+        on_dask = bm.kfold(fit, k=3, by="Subject", seed=2, n_jobs=-1)
+    assert len(tasks.data) > 0  # the refits ran as Dask tasks
+    np.testing.assert_array_equal(local.pointwise, on_dask.pointwise)
