@@ -8,11 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, FormulaError
+from ..families.registry import ALIASES, FAMILIES
 from ..formula.terms import ParsedFormula, call_arguments
-from ..families.registry import ALIASES
 from .fixed import evaluate
-
-FAMILIES = ("gaussian", "binomial", "poisson", "negbin")  # the registry's (bayesmixed.families) names
 
 
 @dataclass(frozen=True)
