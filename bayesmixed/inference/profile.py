@@ -190,20 +190,19 @@ GLMM_PROFILE_TOLERANCES = {"ftol_abs": 1e-9, "xtol_rel": 1e-7}
 GLMM_PROFILE_STEP = 0.1
 
 
-def check_glmm_profile(fit) -> None:
-    """Profiles use the Laplace criterion with β profiled out, exact where PIRLS is Newton's method."""
-    if fit.nagq != 1 or not fit.family.newton_weights:
-        raise BayesmixedError(
-            "profile intervals for GLMMs are implemented for Laplace fits (nagq = 1) with a canonical link (logit, "
-            f"log) or the negative binomial; this fit is {fit.family.name} ({fit.family.link.name}), nagq = {fit.nagq}. "
-            "Use method='boot' or method='wald'"
-        )
+def profiles_beta_out(fit) -> bool:
+    """Laplace fits whose PIRLS is Newton's method (canonical link, or NB's observed information) profile
+    over the Laplace deviance with β profiled out; the others (AGQ, probit, cloglog) over (θ, β) jointly,
+    as lme4 does for every glmer fit."""
+    return fit.nagq == 1 and fit.family.newton_weights
 
 
-def _laplace_profiled(deviance, params: np.ndarray) -> float:
-    """The Laplace deviance with β profiled out at (θ[, log φ]); INFEASIBLE where the modes cannot be found."""
+def _glmm_deviance(deviance, theta: np.ndarray, rest: np.ndarray, beta_free: bool) -> float:
+    """The fit's criterion at θ and `rest` = (β, log φ) (beta_free) or (log φ) (β profiled out);
+    INFEASIBLE where the modes cannot be found."""
+    params = np.concatenate([theta, rest])
     try:
-        return min(deviance.profiled(params), INFEASIBLE)
+        return min(deviance.stage2(params) if beta_free else deviance.profiled(params), INFEASIBLE)
     except ProfileFailure:
         return INFEASIBLE
 
@@ -218,28 +217,30 @@ def _minimise_nuisance(criterion: Callable[[np.ndarray], float], start: np.ndarr
 
 
 def glmm_variance_profile(fit, index: int) -> Profile:
-    """Profile of the index-th random-effect sd/cor of a GLMM: the Laplace deviance with β profiled
-    out, minimised over the other sds/cors (and the NB dispersion's log) by BOBYQA."""
-    check_glmm_profile(fit)
+    """Profile of the index-th random-effect sd/cor of a GLMM: the criterion (profiles_beta_out) minimised
+    over the other sds/cors, β where it is not profiled out, and the NB dispersion's log, by BOBYQA."""
     design = fit.design
     deviance = fit.devfun()
+    beta_free = not profiles_beta_out(fit)
     estimates = sdcor_from_theta(design, fit.theta, 1.0)[:-1]
     lower, upper = (bound[:-1] for bound in sdcor_bounds(design))
-    n_dispersion = deviance.n_dispersion
     others = np.arange(estimates.size) != index
-    scale = np.concatenate([np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3), 1.0)[others],
-                            np.ones(n_dispersion)])
-    nuisance_lower = np.concatenate([lower[others], np.full(n_dispersion, -np.inf)])
-    nuisance_upper = np.concatenate([upper[others], np.full(n_dispersion, np.inf)])
+    n_others = int(others.sum())
+    n_free = (design.p if beta_free else 0) + deviance.n_dispersion
+    sd_scale = np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3), 1.0)[others]
+    beta_scale = np.asarray(fit.se, dtype=float) if beta_free else np.zeros(0)
+    scale = np.concatenate([sd_scale, beta_scale, np.ones(deviance.n_dispersion)])
+    nuisance_lower = np.concatenate([lower[others], np.full(n_free, -np.inf)])
+    nuisance_upper = np.concatenate([upper[others], np.full(n_free, np.inf)])
 
     def criterion(value: float, nuisance: np.ndarray) -> float:
         sdcor = estimates.copy()
-        sdcor[index], sdcor[others] = value, nuisance[: others.sum()]
+        sdcor[index], sdcor[others] = value, nuisance[:n_others]
         try:
             theta = theta_from_sdcor(design, np.append(sdcor, 1.0))
         except ValueError:
             return INFEASIBLE
-        return _laplace_profiled(deviance, np.concatenate([theta, nuisance[others.sum():]]))
+        return _glmm_deviance(deviance, theta, nuisance[n_others:], beta_free)
 
     def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         if start.size == 0:
@@ -247,14 +248,16 @@ def glmm_variance_profile(fit, index: int) -> Profile:
         return _swap(_bobyqa_bounded(lambda nuisance: criterion(value, nuisance), start, nuisance_lower,
                                      nuisance_upper, scale))
 
-    start = np.concatenate([estimates[others], deviance.log_dispersion])
+    start = np.concatenate([estimates[others], fit.beta if beta_free else np.zeros(0), deviance.log_dispersion])
     return Profile(estimate=float(estimates[index]), base=fit.objective, optimum=optimum, start=start)
 
 
 def glmm_fixed_effect_profile(fit, index: int) -> Profile:
-    """Profile of β_j of a GLMM: X_j β_j moves into the offset and the Laplace deviance of the reduced
-    model (its β profiled out) is minimised over θ (and the NB dispersion's log) for each value."""
-    check_glmm_profile(fit)
+    """Profile of β_j of a GLMM.  β profiled out (profiles_beta_out): X_j β_j moves into the offset and the
+    reduced model's Laplace deviance is minimised over θ (and the NB dispersion's log) for each value;
+    otherwise the criterion over (θ, β) is minimised over θ and the other β's with β_j fixed."""
+    if not profiles_beta_out(fit):
+        return _joint_fixed_effect_profile(fit, index)
     design = fit.design
     column = design.X[:, index]
     reduced = dataclasses.replace(
@@ -271,7 +274,31 @@ def glmm_fixed_effect_profile(fit, index: int) -> Profile:
     def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         # every value shares one problem but its own offset; the dispersion is carried in the arguments
         deviance.problem = dataclasses.replace(deviance.problem, offset=base_problem.offset + column * value)
-        return _minimise_nuisance(lambda nuisance: _laplace_profiled(deviance, nuisance), start, lower)
+        return _minimise_nuisance(lambda nuisance: _glmm_deviance(deviance, nuisance, np.zeros(0), False), start, lower)
 
     start = np.concatenate([fit.theta, deviance.log_dispersion])
+    return Profile(estimate=float(fit.beta[index]), base=fit.objective, optimum=optimum, start=start)
+
+
+def _joint_fixed_effect_profile(fit, index: int) -> Profile:
+    """β_j's profile over the (θ, β[, log φ]) criterion: θ, the other β's and log φ minimised by BOBYQA."""
+    design = fit.design
+    deviance = fit.devfun()
+    n_theta, n_dispersion = design.n_theta, deviance.n_dispersion
+    others = np.arange(design.p) != index
+    se = np.asarray(fit.se, dtype=float)
+    scale = np.concatenate([np.maximum(np.abs(fit.theta), 0.1), se[others], np.ones(n_dispersion)])
+    lower = np.concatenate([design.theta_lower, np.full(design.p - 1 + n_dispersion, -np.inf)])
+    upper = np.full(lower.size, np.inf)
+
+    def criterion(value: float, nuisance: np.ndarray) -> float:
+        beta = np.empty(design.p)
+        beta[index], beta[others] = value, nuisance[n_theta:n_theta + design.p - 1]
+        return _glmm_deviance(deviance, nuisance[:n_theta], np.concatenate([beta, nuisance[n_theta + design.p - 1:]]),
+                              True)
+
+    def optimum(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        return _swap(_bobyqa_bounded(lambda nuisance: criterion(value, nuisance), start, lower, upper, scale))
+
+    start = np.concatenate([fit.theta, fit.beta[others], deviance.log_dispersion])
     return Profile(estimate=float(fit.beta[index]), base=fit.objective, optimum=optimum, start=start)

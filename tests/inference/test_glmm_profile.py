@@ -1,11 +1,11 @@
 """GLMM profile intervals against lme4's confint(method = "profile") for glmer fits, GLMM bootstrap intervals
 reproducible by seed, and the GLMM parametric-bootstrap LRT against pbkrtest's PBmodcomp.
 
-References: tests/reference/glmm_profile_reference.json (make_glmm_profile_reference.R: cbpp and a Poisson
-model of grouseticks, lme4 1.1-31), glmm_pbmodcomp_reference.json (make_glmm_pbmodcomp_reference.R, pbkrtest
-0.5.2) and negbin_profile_reference.json (make_negbin_profile_reference.R, glmmTMB 1.1.5).  lme4 interpolates a
-spline through a grid of profile points; the crossings here are solved for exactly, so the bar is 5e-3 on
-every end point.
+References (tests/reference/, each with the R script that made it): glmm_profile_reference.json (cbpp and a
+Poisson model of grouseticks, lme4 1.1-31), glmm_profile_stage2_reference.json (cbpp probit and nAGQ = 9),
+glmm_pbmodcomp_reference.json (pbkrtest 0.5.2) and negbin_profile_reference.json (glmmTMB 1.1.5).  lme4
+interpolates a spline through a grid of profile points; the crossings here are solved for exactly, so the
+bar is 5e-3 on every end point.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 import bayesmixed as bm
-from bayesmixed.errors import BayesmixedError
 from bayesmixed.inference import bootstrap_lrt, confint
 
 REFERENCE = Path(__file__).parent.parent / "reference"
@@ -68,10 +67,15 @@ def test_profile_of_one_parameter_and_level():
     assert wide[0] < narrow[0] < fit.beta[1] < narrow[1] < wide[1]
 
 
-def test_profile_refuses_fits_whose_criterion_it_does_not_profile():
-    agq = bm.glmer(CBPP, bm.datasets.load("cbpp"), "binomial", nagq=5)
-    with pytest.raises(BayesmixedError, match="nagq = 5.*method='boot'"):
-        confint(agq, method="profile")
+@pytest.mark.parametrize("case, options", [("cbpp_probit", {"link": "probit"}), ("cbpp_agq9", {"nagq": 9})])
+def test_profiles_over_theta_and_beta_jointly_match_glmer(case, options):
+    """A non-canonical link and AGQ profile over (θ, β) with the fit's own criterion, as lme4 does."""
+    ref = reference("glmm_profile_stage2_reference.json")[case]
+    fit = bm.glmer(CBPP, bm.datasets.load("cbpp"), "binomial", **options)
+    table = confint(fit, method="profile", parm=[".sig01", "period4"])
+    rows = [ref["names"].index(name) for name in (".sig01", "period4")]
+    np.testing.assert_allclose(table.iloc[:, 0].to_numpy(), np.array(ref["lower"])[rows], atol=5e-3)
+    np.testing.assert_allclose(table.iloc[:, 1].to_numpy(), np.array(ref["upper"])[rows], atol=5e-3)
 
 
 def test_bootstrap_intervals_are_reproducible_by_seed_whatever_n_jobs():
