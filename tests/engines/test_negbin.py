@@ -126,3 +126,17 @@ def test_poisson_counts_give_a_large_size_and_a_pointer_to_the_poisson_model():
     assert fit.dispersion > 1e4
     assert fit.loglik == pytest.approx(poisson.loglik, abs=1e-2)  # NB → Poisson as θ → ∞
     np.testing.assert_allclose(fit.beta, poisson.beta, atol=1e-3)
+
+
+def test_bootstrap_lrt_refits_negative_binomial_fits_reproducibly():
+    """Simulate from the NB null fit (its θ), refit both models (θ estimated again each time)."""
+    from bayesmixed.inference import bootstrap_lrt
+
+    data = dataset("salamanders")
+    big = bm.glmer("count ~ mined + (1 | site)", data, "negbin")
+    small = bm.glmer("count ~ 1 + (1 | site)", data, "negbin")
+    first = bootstrap_lrt(small, big, n=3, seed=4, progress=False)
+    again = bootstrap_lrt(small, big, n=3, seed=4, progress=False)
+    assert first.n_ok == 3 and first.df == 1
+    np.testing.assert_array_equal(first.simulated, again.simulated)
+    assert np.all(first.simulated >= 0) and np.all(first.simulated < first.stat)
