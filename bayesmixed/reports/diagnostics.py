@@ -65,7 +65,7 @@ def _predictive_panel(label: str, fit: Any, prior_fit: Any | None) -> Panel:
 def _note_quick(context: Any, section: Section) -> None:
     skipped = [label for label in context.fits if label not in context.diagnosed()]
     if skipped:
-        section.add(Paragraph(f"Quick (draft) report: figures for the first model only; not drawn for "
+        section.add(Paragraph(f"Quick (draft) report: figures for the first model only, none for "
                               f"{', '.join(skipped)}.", "note"))
 
 

@@ -117,20 +117,9 @@ def random_effects_block(by_method: dict[str, Any], frame: pd.DataFrame | None) 
     return table.fillna("–")
 
 
-def r_squared_tables(label: str, by_method: dict[str, Any]) -> list[Table]:
-    """Marginal and conditional R² (Nakagawa & Schielzeth) of each fit that provides r2()."""
-    tables = []
-    for method, fit in by_method.items():
-        if hasattr(fit, "r2"):
-            try:
-                tables.append(Table(f"{label}: R² ({METHOD_LABELS.get(method, method)})", fit.r2()))
-            except (BayesmixedError, NotImplementedError) as exc:
-                tables.append(Table(f"{label}: R² ({METHOD_LABELS.get(method, method)})", f"not available: {exc}"))
-    return tables
-
-
 def estimates_section(context: Any) -> Section:
-    """Per model: bm.side_by_side over the methods, then the random-effects block."""
+    """Per model: bm.side_by_side over the methods (with the ICC and Nakagawa & Schielzeth's R²), then the
+    random-effects block."""
     from ..inference import side_by_side
 
     section = Section("estimates", "Estimates: " + " | ".join(METHOD_LABELS.get(m, m) for m in context.methods))
@@ -148,7 +137,6 @@ def estimates_section(context: Any) -> Section:
             section.add(Paragraph(f"side-by-side table not available: {exc}", "warning"))
         section.add(Table(f"{label}: random effects (variance and SD with 95% intervals; correlations; group "
                           "counts)", random_effects_block(ordered, frame)))
-        section.add(*r_squared_tables(label, ordered))
         if frame is None or context.family != "gaussian":
             section.add(Paragraph("For this family the side-by-side table has no frequentist intervals for the "
                                   "variance parameters; the random-effects block shows the ML estimates, the "
