@@ -112,6 +112,47 @@ def test_gradient_matches_finite_differences(joint_case):
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
 
 
+def test_fixed_effects_integrated_out_give_the_dense_normal(joint_case):
+    """With β ~ N(m, S) integrated out: y ~ N(Xm, V + XSX'); the sampler's vector holds log σ, log sds, correlations."""
+    from bayesmixed.engines.bayes.layout import integrated_beta_model
+
+    design, layout, _ = joint_case
+    integrated = integrated_beta_model(design, layout, default_priors(design))
+    assert integrated.layout.size == layout.size - design.p
+    reduced = random_point(design, layout, 11)[design.p:]
+    lp, grad = evaluate(integrated.model, reduced)
+    x = np.concatenate([np.zeros(design.p), reduced])  # β's value is irrelevant below: its prior is not in lp
+    V = marginal_covariance(design, layout, x) + design.X @ np.diag(integrated.sd**2) @ design.X.T
+    loglik = stats.multivariate_normal(design.X @ integrated.mean, V).logpdf(design.y)
+    beta_prior = sum(stats.norm(integrated.mean[j], integrated.sd[j]).logpdf(0.0) for j in range(design.p))
+    assert lp == pytest.approx(loglik + log_prior(design, layout, x) - beta_prior, rel=1e-10)
+    step = 1e-6
+    numeric = np.array([(evaluate(integrated.model, reduced + step * e)[0] - evaluate(integrated.model, reduced - step * e)[0])
+                        / (2 * step) for e in np.eye(reduced.size)])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
+
+
+def test_integrated_fixed_effects_are_drawn_from_their_exact_conditional():
+    """β | σ, Σ, y ~ N(P⁻¹(X'V⁻¹y + S⁻¹m), P⁻¹), P = X'V⁻¹X + S⁻¹."""
+    from bayesmixed.engines.bayes.fit import draw_integrated_beta
+    from bayesmixed.engines.bayes.layout import integrated_beta_model
+
+    design = build_design("y ~ x + (x | g) + (1 | h)", two_factor_frame(12))
+    layout = make_layout(design, MARGINAL_JOINT)
+    integrated = integrated_beta_model(design, layout, default_priors(design))
+    reduced = random_point(design, layout, 13)[design.p:]
+    S = 4000
+    beta = draw_integrated_beta(integrated, np.repeat(reduced[None, None, :], S, axis=1), seed=3)[0, :, : design.p]
+    V = marginal_covariance(design, layout, np.concatenate([np.zeros(design.p), reduced]))
+    Vinv_X = np.linalg.solve(V, design.X)
+    precision = design.X.T @ Vinv_X + np.diag(1 / integrated.sd**2)
+    cov = np.linalg.inv(precision)
+    mean = cov @ (Vinv_X.T @ design.y + integrated.mean / integrated.sd**2)
+    z = (beta.mean(axis=0) - mean) / np.sqrt(np.diag(cov) / S)
+    assert np.abs(z).max() < 5
+    np.testing.assert_allclose(beta.var(axis=0, ddof=1), np.diag(cov), rtol=0.12)
+
+
 def test_joint_route_equals_the_per_group_route_on_one_grouping_factor():
     frame = two_factor_frame(4)
     design = build_design("y ~ x + (x | g)", frame)

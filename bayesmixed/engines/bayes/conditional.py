@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .factors import LOG_2PI, assemble_factors, cholesky_inplace, compiled, lower_inverse
-from .joint import apply_factor, effect_positions, joint_system, residual_cross
+from .joint import apply_factor, effect_positions, joint_factors, joint_system, residual_cross
 from .nuts import random_normal
 
 
@@ -101,18 +101,18 @@ def marginal_ranef_draws(draws, model, rng, gamma):
 @compiled
 def joint_ranef_draws(draws, model, rng, gamma):
     """Fill gamma (S, q) with one draw of all terms' γ = Λu, u ~ N(M⁻¹c, σ²M⁻¹), per draw of (β, σ, C)
-    (NaN where M is not positive definite)."""
+    (NaN where M is not positive definite); with the fixed effects integrated out, their standardised
+    (β − m)/s follow in the last columns."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, _ = model
-    p, sigma_index, K = ints[2], ints[4], ints[6]
+    p, sigma_index = ints[2], ints[4]
     A = ZtZ[0]
     q = A.shape[0]
     positions = effect_positions(ints, q)
-    C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
     AL, M = np.empty((q, q)), np.empty((q, q))
     b, c, z, u = np.empty(q), np.empty(q), np.empty(q), np.empty(q)
     for s in range(draws.shape[0]):
         x = draws[s]
-        assemble_factors(x, ints, priors, C, L, sd)
+        C = joint_factors(x, ints, priors)[0]
         sigma = math.exp(x[sigma_index])
         residual_cross(Zty[0], ZtX[0], x[:p], b)
         if joint_system(C, A, b, sigma * sigma, positions, AL, M, c) == -np.inf:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_JOINT, ParameterLayout, is_marginal, make_layout,
-                     marginal_supported, pack_model)
+from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_JOINT, IntegratedBeta, ParameterLayout, integrated_beta_model,
+                     is_marginal, make_layout, marginal_supported, pack_model)
 from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
-from .seeds import PRIOR, START, generator
+from .seeds import FIXED, PRIOR, START, compiled_state, generator
 
 if TYPE_CHECKING:
     from ...design.types import Design
@@ -69,12 +69,17 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
         from .samplers import run_numba_nuts
 
         model = pack_model(design, layout, prior_set)
-        dense = dense_metric if dense_metric is not None else layout.size <= 60
-        inits, metric = starting_points(design, layout, prior_set, model, chains, seed, dense)
+        integrated = integrated_beta_model(design, layout, prior_set)
+        sampled_layout, sampled_model = (integrated.layout, integrated.model) if integrated else (layout, model)
+        dense = dense_metric if dense_metric is not None else sampled_layout.size <= 60
+        inits, metric = starting_points(design, sampled_layout, prior_set, sampled_model, chains, seed, dense)
         packed = time.perf_counter()
-        output = run_numba_nuts(model, inits, draws=draws, tune=tune, seed=seed, dense=dense, initial_inverse_metric=metric,
-                                target_accept=target_accept, max_depth=max_depth, progressbar=progressbar, cores=cores)
+        output = run_numba_nuts(sampled_model, inits, draws=draws, tune=tune, seed=seed, dense=dense,
+                                initial_inverse_metric=metric, target_accept=target_accept, max_depth=max_depth,
+                                progressbar=progressbar, cores=cores)
         unconstrained, stats = output.draws, output.stats
+        if integrated:
+            unconstrained = draw_integrated_beta(integrated, unconstrained, seed)
         timings = {"prepare": packed - started, "sampling": time.perf_counter() - packed,
                    "warmup_gradients": float(output.warmup_steps.sum()), "sampling_gradients": float(stats[..., 1].sum())}
     else:
@@ -86,6 +91,19 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     timings["total"] = time.perf_counter() - started
     return BayesFit(design, prior_set, layout, unconstrained, stats, sampler=sampler, seed=seed, max_depth=max_depth,
                     timings=timings, warn=warn, model=model)
+
+
+def draw_integrated_beta(integrated: IntegratedBeta, draws: np.ndarray, seed: int | None) -> np.ndarray:
+    """The draws (chains, draws, D − p) of σ and the sds with β put in front, one exact draw of β | σ, Σ, y each
+    (its standardised (β − m)/s are the last columns of the augmented conditional draw)."""
+    from .conditional import joint_ranef_draws
+
+    flat = np.ascontiguousarray(draws.reshape(-1, draws.shape[-1]))
+    p = integrated.mean.size
+    effects = np.empty((flat.shape[0], integrated.model[8].shape[1]))
+    joint_ranef_draws(flat, integrated.model, compiled_state(seed, FIXED), effects)
+    beta = integrated.mean + integrated.sd * effects[:, -p:]
+    return np.concatenate([beta, flat], axis=1).reshape(draws.shape[:-1] + (p + draws.shape[-1],))
 
 
 def resolve_priors(design: Design, priors: dict | PriorSet | None) -> PriorSet:
@@ -185,7 +203,7 @@ def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> 
     else:
         target = np.log(y + 0.5) - design.offset
     beta, *_ = np.linalg.lstsq(design.X, target, rcond=None)
-    x0[layout.beta] = beta
+    x0[layout.beta] = beta[: layout.p]  # p = 0 when the joint route integrates β out
     if layout.sigma_index >= 0:
         x0[layout.sigma_index] = np.log(max(float(np.std(target - design.X @ beta)), 1e-8))
     for t in layout.terms:

@@ -9,6 +9,8 @@ Gradient (matrix calculus; no derivative of the mode): ∂ℓ/∂Λ = −AΛM⁻
 summed over each term's levels into ∂ℓ/∂C_t; ∂ℓ/∂σ² = −½[(n − q)/σ² + tr M⁻¹ − (r'Wr − c'w)/σ⁴ + w'w/σ²];
 ∂ℓ/∂β = (X'Wr − (Z'WX)'Λw)/σ². One dense Cholesky of M per evaluation, O(q³): the route serves models with up to
 layout.JOINT_MAX_Q random effects.
+Fixed effects with Normal(m_j, s_j) priors can be integrated out the same way (layout.integrated_beta_model): X's
+columns scaled by s_j join Z with an identity block of Λ, y becomes y − Xm, and the sampler sees σ and the sds only.
 """
 
 from __future__ import annotations
@@ -37,7 +39,25 @@ def effect_positions(ints, q):
             for a in range(k):
                 start[i], column[i], width[i], offset[i] = i - a, a, k, off
                 i += 1
+    while i < q:  # integrated fixed effects: Λ's block is the identity, C[K, K] = 1
+        start[i], column[i], width[i], offset[i] = i, 0, 1, ints[6]
+        i += 1
     return start, column, width, offset
+
+
+@compiled
+def joint_factors(x, ints, priors):
+    """(C, L, sd, log priors) of all terms, C (K', K') with K' = K + 1 when fixed effects are integrated out
+    (C[K, K] = 1: their Λ block, the prior sds being folded into their columns of Z)."""
+    K = ints[6]
+    size = K + 1 if ints[5] > 0 else K
+    C = np.zeros((size, size))
+    L = np.zeros((size, size))
+    sd = np.zeros(size)
+    lp = assemble_factors(x, ints, priors, C[:K, :K], L[:K, :K], sd[:K])
+    if size > K:
+        C[K, K] = 1.0
+    return C, L, sd, lp
 
 
 @compiled
@@ -140,14 +160,17 @@ def joint_logp_grad(x, grad, model):
     q = A.shape[0]
     grad[:] = 0.0
     lp = fixed_and_sigma_priors(x, grad, ints, priors)
-    C = np.zeros((K, K))
-    L = np.zeros((K, K))
-    sd = np.zeros(K)
-    lp += assemble_factors(x, ints, priors, C, L, sd)
+    C, L, sd, lp_factors = joint_factors(x, ints, priors)
+    lp += lp_factors
     beta = x[:p]
     v = math.exp(2.0 * x[sigma_index])  # σ²
-    Xtr = vec[:p] - XtX @ beta  # (p,) X'Wr
-    rtr = vec[p] - beta @ vec[:p] - beta @ Xtr  # r'Wr = y'Wy − 2β'X'Wy + β'X'WXβ
+    Xtr = vec[:p].copy()  # (p,) X'Wr = X'Wy − X'WXβ (loops: p may be 0, β integrated out)
+    rtr = vec[p]  # r'Wr = y'Wy − 2β'X'Wy + β'X'WXβ
+    for j in range(p):
+        for m in range(p):
+            Xtr[j] -= XtX[j, m] * beta[m]
+    for j in range(p):
+        rtr -= beta[j] * (vec[j] + Xtr[j])
     n_total, sum_log_weights = vec[p + 1], vec[p + 2]
     positions = effect_positions(ints, q)
     start, column, width, offset = positions
@@ -175,7 +198,7 @@ def joint_logp_grad(x, grad, model):
     for i in range(q):
         trace_W += W[i, i]
     ALw = AL @ w  # (q,) AΛw
-    grad_C = np.zeros((K, K))
+    grad_C = np.zeros(C.shape)
     for j in range(q):  # ∂ℓ/∂Λ[i, j] = −(AΛW)[i, j] + (b_i − (AΛw)_i) w_j / σ², on Λ's pattern only
         off, a_j, first = offset[j], column[j], start[j]
         for a in range(a_j, width[j]):
@@ -195,5 +218,5 @@ def joint_logp_grad(x, grad, model):
         for i in range(q):
             s += ZtX[0, i, j] * Lw[i]
         grad[j] += (Xtr[j] - s) / v
-    backward_factors(x, grad, ints, priors, L, sd, grad_C)
+    backward_factors(x, grad, ints, priors, L[:K, :K], sd[:K], grad_C[:K, :K])
     return lp

@@ -31,7 +31,7 @@ ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint margin
 JOINT_MAX_Q = 200
 
 # Header of the int array the kernel reads; then TERM_INTS ints per term.
-HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal; 1 on the joint route), K, n_params
+HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal) or integrated fixed effects (joint), K, n_params
 TERM_INTS = 9  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row, centred
 
 
@@ -150,7 +150,7 @@ def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tup
     trials = writable(design.trials if design.trials is not None else weights if weights is not None else np.ones(n))
     zmat = writable(np.hstack([t.matrix for t in design.terms]) if n_terms else np.zeros((n, 0)))
     codes = writable(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), np.int64)
-    n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else int(layout.route == MARGINAL_JOINT)
+    n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
     ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
     if is_marginal(layout.route):
         if layout.route == MARGINAL:
@@ -180,6 +180,44 @@ def group_statistics(X: np.ndarray, y: np.ndarray, zmat: np.ndarray, codes: np.n
     counts = np.bincount(codes, minlength=G).astype(np.float64)
     vec = np.concatenate([X.T @ y, [y @ y, float(len(y))], counts])
     return ZtZ, ZtX, Zty, np.ascontiguousarray(X.T @ X), vec
+
+
+@dataclass(frozen=True)
+class IntegratedBeta:
+    """The joint route with β integrated out under its Normal(mean, sd) priors: the sampler's layout (no β) and
+    packed model; β is drawn afterwards from its exact conditional (fit.draw_integrated_beta)."""
+
+    layout: ParameterLayout
+    model: tuple
+    mean: np.ndarray  # (p,) prior means m
+    sd: np.ndarray  # (p,) prior sds s
+
+
+def integrated_beta_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> IntegratedBeta | None:
+    """y − Xm ~ N(0, σ²W⁻¹ + Z*Λ*Λ*'Z*'), Z* = [Z, X diag(s)], Λ* = blockdiag(Λ, I); None unless every β prior is Normal."""
+    rows = [priors[name] for name in design.fixef_names]
+    if layout.route != MARGINAL_JOINT or not rows or any(r.family != "Normal" for r in rows):
+        return None
+    import scipy.sparse as sp
+
+    mean = np.array([r.param("mu") for r in rows])
+    sd = np.array([r.param("sigma") for r in rows])
+    p = design.p
+    shifted = [TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index - p,
+                          t.corr_index - p if t.corr_index >= 0 else -1, -1, t.column_offset) for t in layout.terms]
+    reduced = ParameterLayout(MARGINAL_JOINT, design.family, 0, layout.sigma_index - p, tuple(shifted), layout.size - p)
+    full = pack_model(design, layout, priors)
+    ints = full[0].copy()
+    ints[2], ints[4], ints[5], ints[7] = 0, reduced.sigma_index, p, reduced.size
+    for i, t in enumerate(shifted):
+        base = HEADER_INTS + TERM_INTS * i
+        ints[base + 3], ints[base + 4], ints[base + 7] = t.sd_index, t.corr_index, ints[base + 7] - p
+    X = np.asarray(design.X, dtype=float)
+    y = np.asarray(design.y, dtype=float) - design.offset - X @ mean
+    ZtZ, ZtX, Zty, _, vec = joint_statistics(np.zeros((design.n, 0)), y, sp.hstack([design.Z, sp.csc_matrix(X * sd)]).tocsc(),
+                                             design_weights(design))
+    model = (ints, writable(full[1][p:]), *full[2:8], ZtZ, ZtX, Zty, np.zeros((0, 0)), vec)
+    return IntegratedBeta(reduced, model, mean, sd)
 
 
 def joint_statistics(X: np.ndarray, y: np.ndarray, Z, weights: np.ndarray | None):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-CHAIN, START, RANEF, PREDICT, PREDICTIVE, PRIOR = range(6)  # purposes: never renumber (it changes every seeded result)
+CHAIN, START, RANEF, PREDICT, PREDICTIVE, PRIOR, FIXED = range(7)  # purposes: never renumber (it changes every seeded result)
+# FIXED: β drawn after sampling when the joint marginal route integrates it out
 
 
 def stream(seed: int | None, purpose: int, index: int = 0) -> np.random.SeedSequence:
