@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
-              MARGINAL_JOINT: "joint marginal (every term's γ integrated out together, drawn afterwards from its exact conditional)"}
+              MARGINAL_JOINT: "joint marginal (γ of every term, and β under Normal priors, integrated out together; drawn "
+                              "afterwards from their exact conditional)"}
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 NEW_LEVEL_REMEDY = "draw their effects from the population distribution N(0, Σ)"
