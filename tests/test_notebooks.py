@@ -65,7 +65,7 @@ def _lessons_04(lessons: dict) -> None:
 def _lessons_05(lessons: dict) -> None:
     assert abs(lessons["sleep_residual_trend_vs_days"]) < 0.05
     assert lessons["too_simple_residual_trend_vs_days"] > 0.5, "the left-out Days trend is not in the residuals"
-    assert lessons["cbpp_ks_p"] > 0.05
+    assert lessons["cbpp_ks_p"] > 0.05 and lessons["cbpp_packaged_ks_p"] > 0.05
     assert lessons["overdispersed_ks_p"] < 0.01
     assert lessons["overdispersed_dispersion_ratio"] > 1.5 and lessons["overdispersed_dispersion_p"] < 0.05
     assert 1 < lessons["negbin_theta"] < 4, "the negative binomial's size is far from the simulated 2"

@@ -104,8 +104,7 @@ plots.qq_residuals(binomial);
 # effects; the scaled residual is where the real observation falls among its simulations,
 # $u_i = \hat F_i(y_i)$ (for counts, ties are broken at random within the jump of $\hat F_i$). If the model
 # is right, the $u_i$ are **uniform on (0, 1)** whatever the family. The whole method fits in a few lines,
-# written out here from the fit's fitted probabilities (bayesmixed's own implementation,
-# `inference/simulated_residuals.py`, is not yet part of the public API):
+# written out here from the fit's fitted probabilities (bayesmixed's own implementation follows below):
 
 # %%
 N_SIMULATIONS = 250
@@ -167,6 +166,20 @@ scaled_residual_plots(cbpp_u, herd_size * probability, "cbpp binomial GLMM: scal
 # eleven points per bin allow; the dispersion ratio is not significantly different from 1. Nothing to
 # worry about, although the normal QQ plot above looked bad.
 #
+# bayesmixed's implementation (`bayesmixed.inference.simulated_residuals`, which the HTML report uses)
+# does the same, and adds DHARMa's outlier test (observations outside all their simulations) and a
+# pointwise 95% band on the QQ plot:
+
+# %%
+from bayesmixed.inference.simulated_residuals import simulate_residuals
+from bayesmixed.plots.scaled_residuals import scaled_residuals as scaled_residuals_figure
+
+packaged = simulate_residuals(binomial, n=N_SIMULATIONS, seed=8)
+for test in packaged.tests():
+    print(test)
+scaled_residuals_figure(packaged, title="cbpp binomial GLMM: bayesmixed's simulated residuals");
+
+# %% [markdown]
 # ## What overdispersion looks like
 #
 # Now a model that is wrong. We simulate counts with more variance than a Poisson allows (negative
@@ -228,6 +241,7 @@ lessons = {
     "too_simple_residual_trend_vs_days": float(np.corrcoef(sleep["Days"], too_simple.residuals())[0, 1]),
     "cbpp_ks_p": float(stats.kstest(cbpp_u, "uniform").pvalue),
     "cbpp_dispersion_ratio": float(cbpp_dispersion[0]),
+    "cbpp_packaged_ks_p": float(packaged.uniformity().p_value),
     "overdispersed_ks_p": float(stats.kstest(poisson_u, "uniform").pvalue),
     "overdispersed_dispersion_ratio": float(poisson_dispersion[0]),
     "overdispersed_dispersion_p": float(poisson_dispersion[1]),
