@@ -42,12 +42,21 @@ class Family:
 
     # The Gaussian: its scale σ is profiled out by the LMM engine, not handled as a GLMM family.
     profiled_scale: ClassVar[bool] = False
-    # Whether `working` returns the observed information (then PIRLS is Newton's method whatever the link).
-    observed_information: ClassVar[bool] = False
-
     @property
     def is_canonical(self) -> bool:
         return self.link.name == self.canonical_link
+
+    @property
+    def observed_information(self) -> bool:
+        """Whether `working` returns the observed information (then PIRLS is Newton's method whatever the link)."""
+        return False
+
+    def with_laplace_weights(self, weights: str) -> Family:
+        """The family whose Laplace approximation uses `weights` ("observed" or "fisher" information)."""
+        raise BayesmixedError(
+            f"laplace_weights applies to the negative binomial; the {self.name} family's PIRLS weights are fixed "
+            "(Fisher scoring, as lme4's)"
+        )
 
     @property
     def newton_weights(self) -> bool:

@@ -27,6 +27,7 @@ def fit_glmm(
     link: str | None = None,
     start: dict[str, Any] | None = None,
     check_derivatives: bool = True,
+    laplace_weights: str | None = None,
 ) -> GlmmFit:
     """Fit g(E[y | b]) = Xβ + offset + Zb, b ~ N(0, Λ(θ)Λ(θ)') by maximising the Laplace (nagq = 1) or
     adaptive Gauss-Hermite (nagq > 1, one scalar random term) approximation to the likelihood.
@@ -34,12 +35,16 @@ def fit_glmm(
     link: "logit" (default), "probit" or "cloglog" for the binomial, "log" for the Poisson and the
     negative binomial (NB2, Var(y) = μ + μ²/φ, φ estimated with the other parameters: `fit.dispersion`);
     start: {"theta": ..., "fixef": ..., "dispersion": ...} (any may be left out; lme4's names);
+    laplace_weights: negative binomial only, the PIRLS weights of the Laplace approximation: "observed"
+    information (default; glmmTMB's nbinom2) or "fisher" (lme4's glmer.nb);
     check_derivatives: compute glmer's Hessian now (standard errors, convergence checks) rather than
     when the standard errors are first asked for.
     Numerical trouble (separation, PIRLS failure, non-convergence, singular fit) goes into `messages`
     and is warned with a GlmmWarning.
     """
     family = get_family(design.family, link)
+    if laplace_weights is not None:
+        family = family.with_laplace_weights(laplace_weights)
     if family.profiled_scale:
         raise BayesmixedError(f"the GLMM engine fits non-Gaussian families; fit this {design.family} model with fit_lmm")
     if not design.terms:
