@@ -153,6 +153,24 @@ def test_integrated_fixed_effects_are_drawn_from_their_exact_conditional():
     np.testing.assert_allclose(beta.var(axis=0, ddof=1), np.diag(cov), rtol=0.12)
 
 
+def test_gradient_on_a_factor_valued_correlated_term():
+    """(0 + f | g) with three levels of f: a 3 x 3 LKJ term crossed with (1 | h), β sampled and integrated out."""
+    from bayesmixed.engines.bayes.layout import integrated_beta_model
+
+    frame = two_factor_frame(3, 120)
+    frame["f"] = np.random.default_rng(0).choice(["a", "b", "c"], len(frame))
+    design = build_design("y ~ x + (0 + f | g) + (1 | h)", frame)
+    layout = make_layout(design, MARGINAL_JOINT)
+    priors = default_priors(design)
+    for model in (pack_model(design, layout, priors), integrated_beta_model(design, layout, priors).model):
+        size = int(model[0][7])
+        x = np.random.default_rng(1).normal(scale=0.4, size=size)
+        lp, grad = evaluate(model, x)
+        assert np.isfinite(lp)
+        numeric = np.array([(evaluate(model, x + 1e-6 * e)[0] - evaluate(model, x - 1e-6 * e)[0]) / 2e-6 for e in np.eye(size)])
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
+
+
 def test_joint_route_equals_the_per_group_route_on_one_grouping_factor():
     frame = two_factor_frame(4)
     design = build_design("y ~ x + (x | g)", frame)
