@@ -11,10 +11,10 @@ import pandas as pd
 from ..errors import DataError, unknown_column
 from .columns import matrix_on_new_data
 from .fixed import offset_values
-from .random import new_level_codes
+from .frame import number_label
 
 if TYPE_CHECKING:
-    from .types import Design
+    from .types import Design, RandomTerm
 
 
 def _check_columns(design: "Design", newdata: pd.DataFrame, random: bool) -> None:
@@ -83,3 +83,24 @@ def design_rows(design: "Design", rows: np.ndarray) -> "Design":
         raise DataError(f"fixed-effect column(s) {', '.join(empty)} are all zero once these rows are held out; "
                         "choose other folds (e.g. stratify by that factor) or fewer folds")
     return replace(design, **changes)
+
+
+def group_labels(frame: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
+    """Level labels of each row of (new) data, written as factor_levels writes them."""
+    parts = []
+    for name in factors:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
+            parts.append(np.array([number_label(v) for v in values.to_numpy()], dtype=object))
+        else:
+            parts.append(values.astype(str).to_numpy(dtype=object))
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = np.array([f"{a}:{b}" for a, b in zip(labels, part)], dtype=object)
+    return labels
+
+
+def new_level_codes(term: "RandomTerm", frame: pd.DataFrame) -> np.ndarray:
+    """Level index of each row of new data in the fitted term, -1 for a level not seen in the fit."""
+    index = {label: i for i, label in enumerate(term.levels)}
+    return np.array([index.get(label, -1) for label in group_labels(frame, term.group_factors)], dtype=np.int64)

@@ -10,7 +10,7 @@ from ..errors import DataError, FormulaError
 from ..formula.terms import RandomTermSpec
 from .columns import materialise
 from .fixed import r_column_name
-from .frame import factor_levels, interaction_levels, number_label
+from .frame import factor_levels, interaction_levels
 from .types import RandomTerm
 
 
@@ -88,24 +88,3 @@ def lme4_order(terms: list[RandomTerm]) -> list[RandomTerm]:
         ascending = sorted(range(len(terms)), key=lambda i: n_levels[i])
         return [terms[i] for i in reversed(ascending)]
     return list(terms)
-
-
-def group_labels(frame: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
-    """Level labels of each row of (new) data, written as factor_levels writes them."""
-    parts = []
-    for name in factors:
-        values = frame[name]
-        if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype):
-            parts.append(np.array([number_label(v) for v in values.to_numpy()], dtype=object))
-        else:
-            parts.append(values.astype(str).to_numpy(dtype=object))
-    labels = parts[0]
-    for part in parts[1:]:
-        labels = np.array([f"{a}:{b}" for a, b in zip(labels, part)], dtype=object)
-    return labels
-
-
-def new_level_codes(term: RandomTerm, frame: pd.DataFrame) -> np.ndarray:
-    """Level index of each row of new data in the fitted term, -1 for a level not seen in the fit."""
-    index = {label: i for i, label in enumerate(term.levels)}
-    return np.array([index.get(label, -1) for label in group_labels(frame, term.group_factors)], dtype=np.int64)

@@ -6,7 +6,7 @@ block of Λ(θ) (diagonal when its columns are uncorrelated), repeated over the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -219,6 +219,10 @@ class Design:
     def groups(self) -> tuple[str, ...]:
         """Distinct grouping factors, in term order (`(x || g)` gives two terms, one group)."""
         return tuple(dict.fromkeys(t.group for t in self.terms))
+
+    def intercept_only(self) -> "Design":
+        """The same design with the intercept as its only fixed effect (the null model of R² and the ICC)."""
+        return replace(self, X=np.ones((self.n, 1)), fixef_names=("(Intercept)",))
 
     def new_data_matrices(self, newdata: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """X and per-term (level codes, term matrix) for new data, encoded as in the fit; unseen levels get -1."""

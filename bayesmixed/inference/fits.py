@@ -76,12 +76,10 @@ def same_fixed_effects(a: Any, b: Any) -> bool:
 
 
 def ml_version(fit: Any) -> Any:
-    """The fit itself when it was fitted by ML, else the same model refitted by ML from its θ."""
+    """The fit itself when it was fitted by ML, else the same model refitted by ML from its θ (its own refit)."""
     if not is_reml(fit):
         return fit
-    from ..engines.lmm import fit_lmm
-
-    return fit_lmm(fit.design, reml=False, start=np.asarray(fit.theta))
+    return fit.refit(reml=False)
 
 
 def variance_labels(fit: Any) -> list[str]:

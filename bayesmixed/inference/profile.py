@@ -123,7 +123,7 @@ class Profile:
 def variance_profile(fit, index: int) -> Profile:
     """Profile of the index-th sd/cor/σ parameter of an ML fit (REML fits must be refitted first)."""
     design = fit.design
-    deviance = VarianceDeviance(design, fit.factor.system)  # the fit's own cross-products
+    deviance = VarianceDeviance(design, fit.devfun().system)  # the fit's own cross-products
     estimates = sdcor_from_theta(design, fit.theta, fit.sigma)
     lower, upper = sdcor_bounds(design)
     scale = np.where(np.isinf(upper), np.maximum(np.abs(estimates), 1e-3 * fit.sigma), 1.0)

@@ -146,7 +146,7 @@ class GlmmResponseModel:
 def response_model(fit: Any) -> ResponseModel:
     """How to refit `fit` to a new response: the LMM fast path, or the GLMM fit's own refit."""
     if get_family(fit.design.family).profiled_scale and not fit.is_bayes:
-        return LmmResponseModel(fit.design, bool(fit.reml), fit.factor.system)
+        return LmmResponseModel(fit.design, bool(fit.reml), fit.devfun().system)
     if callable(getattr(fit, "refit", None)):
         return GlmmResponseModel(fit)
     raise BayesmixedError(f"cannot refit a {type(fit).__name__} to simulated responses (it has no refit method)")

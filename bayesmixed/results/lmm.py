@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -11,12 +13,14 @@ import pandas as pd
 from scipy import stats
 
 from ..design.types import Design
+from ..errors import BayesmixedError
 from .base import MixedFit
 from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line, weights_line
 
 if TYPE_CHECKING:
     from ..engines.lmm.convergence import ConvergenceReport
     from ..engines.lmm.factor import BlockedFactor
+    from ..engines.lmm.objective import ProfiledCriterion
     from ..engines.lmm.satterthwaite import Satterthwaite
 
 
@@ -41,6 +45,9 @@ class LmmFit(MixedFit):
     convergence: "ConvergenceReport"
     is_singular: bool
     messages: tuple[str, ...]
+    # the engine's fit_lmm and criterion, handed over by fit_lmm (results do not import the engine's driver)
+    fit_design: Callable[..., "LmmFit"]
+    make_criterion: Callable[..., "ProfiledCriterion"]
 
     # --- estimates -------------------------------------------------------------------------------
     @property
@@ -71,6 +78,26 @@ class LmmFit(MixedFit):
         """Standard deviation of y given the fit: σ/√wᵢ with prior weights, σ without."""
         weights = self.design.weights
         return self.sigma if weights is None else self.sigma / np.sqrt(weights)
+
+    def devfun(self, reml: bool | None = None) -> "ProfiledCriterion":
+        """The objective as a function of θ (lme4's mkLmerDevfun) on this fit's cross-products: the profiled REML
+        criterion (reml=True) or ML deviance -2 log L (reml=False), β and σ profiled out; default: the fit's own.
+        `.system` holds the cross-products, ready to be re-aimed at a new response (`with_response`)."""
+        return self.make_criterion(self.factor.system, self.reml if reml is None else bool(reml))
+
+    def refit(self, y: np.ndarray | None = None, start: dict[str, np.ndarray] | None = None, *,
+              reml: bool | None = None, check_derivatives: bool = True) -> "LmmFit":
+        """The same model fitted to a new response `y` (None: the same data), by REML or ML (`reml`, default
+        the fit's own), warm-started from this fit's θ (or start["theta"])."""
+        design = self.design
+        if y is not None:
+            y = np.asarray(y, dtype=float)
+            if y.shape != (design.n,):
+                raise BayesmixedError(f"refit needs one response value per row ({design.n}), got shape {y.shape}")
+            design = dataclasses.replace(design, y=y)
+        theta = self.theta if start is None else start["theta"]
+        return self.fit_design(design, reml=self.reml if reml is None else bool(reml),
+                               start=np.asarray(theta, dtype=float), check_derivatives=check_derivatives)
 
     @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.newdata import new_data_matrices, new_offset
-from ..design.random import group_labels
+from ..design.newdata import group_labels
 from ..design.types import Design
 from ..errors import BayesmixedError, DataError
 

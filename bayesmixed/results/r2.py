@@ -14,7 +14,7 @@ estimates; Bayesian fits: draw by draw, giving a posterior median and an equal-t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,23 +42,15 @@ def random_variance(terms: Sequence[RandomTerm], covariances: Sequence[np.ndarra
     return np.asarray(total)
 
 
-def null_model_mean(design: Design, link: str) -> float:
-    """λ = exp(β₀) of the intercept-only Poisson model with the same random effects (an ML refit)."""
-    from ..engines.glmm.fit import fit_glmm
-
-    null = dataclasses.replace(design, X=np.ones((design.n, 1)), fixef_names=("(Intercept)",))
-    return float(np.exp(fit_glmm(null, link=link, check_derivatives=False).beta[0]))
-
-
 def distribution_variance(family: str, link: str, sigma: np.ndarray | float | None,
-                          design: Design) -> np.ndarray | float:
-    """σ²_d of the module docstring."""
+                          null_mean: Callable[[], float]) -> np.ndarray | float:
+    """σ²_d of the module docstring; null_mean() is λ of the intercept-only ML refit (the fit's null_model_mean)."""
     if family == "gaussian":
         return np.asarray(sigma, dtype=float) ** 2
     if (family, link) in LATENT_VARIANCE:
         return LATENT_VARIANCE[(family, link)]
     if (family, link) == ("poisson", "log"):
-        return float(np.log1p(1.0 / null_model_mean(design, link)))
+        return float(np.log1p(1.0 / null_mean()))
     raise BayesmixedError(f"R² (Nakagawa & Schielzeth) is defined here for Gaussian, binomial (logit, probit, "
                           f"cloglog) and Poisson (log) models, not the {family} family with the {link} link")
 
@@ -137,7 +129,7 @@ def r2(fit: Any, level: float = 0.95) -> R2:
         link = LINKS[family]
         covariances = fit.posterior.covariances()
         draws = components(design, fit.beta_draws, covariances,
-                           distribution_variance(family, link, fit.sigma_draws, design))
+                           distribution_variance(family, link, fit.sigma_draws, lambda: fit.null_model_mean))
         tail = (1 - level) / 2
         lower, median, upper = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
         notes += [distribution_note(family, link),
@@ -145,7 +137,7 @@ def r2(fit: Any, level: float = 0.95) -> R2:
         return R2(median, "posterior", tuple(notes), lower, upper, level, draws)
     link = fit.link_name
     estimate = components(design, np.asarray(fit.beta, dtype=float), fit.covariance_blocks,
-                          distribution_variance(family, link, fit.residual_sd, design))
+                          distribution_variance(family, link, fit.residual_sd, lambda: fit.null_model_mean))
     method = "REML" if getattr(fit, "reml", False) else "ML"
     notes += [distribution_note(family, link), f"from the {method} estimates"]
     return R2(estimate, f"{method} estimates", tuple(notes))

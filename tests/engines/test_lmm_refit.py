@@ -72,3 +72,33 @@ def test_a_response_of_the_wrong_length_is_refused():
     system = build_system(layout_design("vector first, nothing else"))
     with pytest.raises(BayesmixedError, match="one per row"):
         system.with_response(np.zeros(system.n + 1))
+
+
+# --- the fit's own deviance-function stage: devfun() and refit(y) (lme4's mkLmerDevfun and refit) -----------
+
+def test_devfun_is_the_criterion_the_fit_minimised_and_ml_deviance_on_request():
+    from tests.engines.lmm_helpers import LMM_REFERENCES, reference_fit, reference_theta
+
+    reml_fit = reference_fit("sleep_corr_reml")
+    assert reml_fit.devfun()(reml_fit.theta) == pytest.approx(LMM_REFERENCES["sleep_corr_reml"]["objective"], abs=1e-6)
+    ml_spec = LMM_REFERENCES["sleep_corr_ml"]
+    assert reml_fit.devfun(reml=False)(reference_theta(ml_spec)) == pytest.approx(ml_spec["objective"], abs=1e-5)
+
+
+def test_refit_by_ml_matches_lme4s_ml_fit_and_refit_to_a_new_response_matches_a_fresh_fit():
+    from bayesmixed.engines.lmm import fit_lmm
+    from tests.engines.lmm_helpers import LMM_REFERENCES, reference_fit, reference_theta
+
+    reml_fit = reference_fit("sleep_corr_reml")
+    ml = reml_fit.refit(reml=False)
+    spec = LMM_REFERENCES["sleep_corr_ml"]
+    assert not ml.reml
+    assert ml.objective == pytest.approx(spec["objective"], abs=1e-6)
+    np.testing.assert_allclose(ml.theta, reference_theta(spec), atol=5e-5)  # a flat optimum: θ to ~1e-5
+    y = reml_fit.simulate(1, seed=3)[0]
+    refitted = reml_fit.refit(y)
+    fresh = fit_lmm(dataclasses.replace(reml_fit.design, y=y), reml=True)
+    assert refitted.reml and refitted.objective == pytest.approx(fresh.objective, abs=1e-6)
+    np.testing.assert_allclose(refitted.beta, fresh.beta, rtol=1e-5)
+    with pytest.raises(BayesmixedError, match="one response value per row"):
+        reml_fit.refit(y[:-1])

@@ -184,6 +184,15 @@ class BayesFit:
         residual = distribution_variance(family, LINKS[family], beta0, self.sigma_draws, sum(variances))
         return icc_frame(labels, variances, residual, icc_scale(family))
 
+    @cached_property
+    def null_model_mean(self) -> float:
+        """λ of the intercept-only model with the same random effects, fitted by ML (Laplace): the mean in R²'s
+        distribution-specific variance for count families (insight's null_model, also for Bayesian fits)."""
+        from ..glmm.fit import fit_glmm
+
+        null = fit_glmm(self.design.intercept_only(), link=LINKS[self.design.family], check_derivatives=False)
+        return float(null.inverse_link(null.beta[0]))
+
     def r2(self, level: float = 0.95) -> R2:
         """Marginal and conditional R² of Nakagawa & Schielzeth (results.r2), draw by draw: posterior median
         and equal-tailed interval."""

@@ -200,6 +200,13 @@ class GlmmFit(MixedFit):
         # the engine's fit_problem, handed over by fit_glmm (results do not import the engine's driver)
         return self.refit_problem(self.design, self.family, y, self.nagq, start, check_derivatives, self.u, False)
 
+    @cached_property
+    def null_model_mean(self) -> float:
+        """λ = g⁻¹(β₀) of the intercept-only model with the same random effects, refitted by ML (Laplace; insight's
+        null_model): the mean in the distribution-specific variance of R² and the ICC for count families."""
+        null = self.refit_problem(self.design.intercept_only(), self.family, None, 1, None, False, None, False)
+        return float(self.inverse_link(null.beta[0]))
+
     # --- printing --------------------------------------------------------------------------------
     def summary(self) -> FitSummary:
         """glmer's summary: family and link, AIC/BIC/logLik/deviance, Pearson residuals, random effects,

@@ -74,6 +74,8 @@ def fit_lmm(
         convergence=report,
         is_singular=singular,
         messages=messages,
+        fit_design=fit_lmm,
+        make_criterion=ProfiledCriterion,
     )
 
 
