@@ -10,6 +10,7 @@ and `weight_derivative`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +43,8 @@ class Family:
 
     # The Gaussian: its scale σ is profiled out by the LMM engine, not handled as a GLMM family.
     profiled_scale: ClassVar[bool] = False
+    # Counts whose σ²_d (R², ICC) is the lognormal approximation log(1 + V(λ)/λ²) under the log link.
+    lognormal_variance: ClassVar[bool] = False
     @property
     def is_canonical(self) -> bool:
         return self.link.name == self.canonical_link
@@ -68,6 +71,24 @@ class Family:
         if not self.has_dispersion:
             raise BayesmixedError(f"the {self.name} family has no dispersion parameter")
         return dataclasses.replace(self, dispersion=float(value))
+
+    # --- variance shares (R², ICC) --------------------------------------------------------------------
+    def distribution_variance(self, sigma: np.ndarray | float | None,
+                              null_mean: Callable[[], float]) -> np.ndarray | float:
+        """σ²_d, the distribution-specific variance on the link scale of Nakagawa et al. (2017) (insight's
+        get_variance): for count families with the log link log(1 + V(λ)/λ²), the lognormal approximation, with
+        λ = null_mean() the mean of the intercept-only ML refit with the same random effects; `sigma` is the
+        residual sd where the family has one."""
+        if self.lognormal_variance and self.link.name == "log":
+            lam = float(null_mean())
+            return float(np.log1p(self.variance(np.asarray(lam)) / lam**2))
+        raise BayesmixedError(f"no distribution-specific variance (R², ICC) is defined for the {self.name} family with "
+                              f"the {self.link.name} link")
+
+    def distribution_note(self) -> str:
+        """How distribution_variance was obtained, in words, for R² and ICC notes."""
+        return ("σ²_d = log(1 + V(λ)/λ²), the lognormal approximation, λ = g⁻¹(β₀) of the intercept-only model with "
+                "the same random effects (ML)")
 
     # --- moments -------------------------------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:

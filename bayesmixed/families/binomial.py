@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,10 @@ from scipy import special
 
 from .base import Family
 from .links import softplus
+
+
+# The variance of the standard logistic, normal and Gumbel errors of the latent-variable reading of each link.
+LATENT_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0, "cloglog": np.pi**2 / 6}
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,14 @@ class Binomial(Family):
 
     def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
         return 1.0 - 2.0 * mu
+
+    def distribution_variance(self, sigma: np.ndarray | float | None, null_mean: Callable[[], float]) -> float:
+        """σ²_d = the latent residual variance of the link: π²/3 (logit), 1 (probit), π²/6 (cloglog)."""
+        return LATENT_VARIANCE[self.link.name]
+
+    def distribution_note(self) -> str:
+        value = {"logit": "π²/3", "probit": "1", "cloglog": "π²/6"}[self.link.name]
+        return f"σ²_d = {value}, the {self.link.name} link's latent variance"
 
     def log_density(self, y: np.ndarray, eta: np.ndarray, weights: np.ndarray, log_norm: np.ndarray) -> np.ndarray:
         """successes · log μ + failures · log(1 - μ) + log C(trials, successes)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,13 @@ class Gaussian(Family):
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.ones_like(mu)
+
+    def distribution_variance(self, sigma: np.ndarray | float | None, null_mean: Callable[[], float]) -> np.ndarray | float:
+        """σ²_d = σ², the residual variance."""
+        return np.asarray(sigma, dtype=float) ** 2
+
+    def distribution_note(self) -> str:
+        return "σ²_d = σ² (the residual variance)"
 
     def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
         return np.zeros_like(mu)

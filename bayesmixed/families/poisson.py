@@ -19,6 +19,7 @@ class Poisson(Family):
     links = ("log",)
     canonical_link = "log"
     fixed_variance_counts = True
+    lognormal_variance = True
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu

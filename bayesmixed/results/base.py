@@ -18,8 +18,9 @@ import pandas as pd
 
 from ..design.types import Design
 from ..errors import BayesmixedError
+from ..families import Family, get_family
 from .contract import check_residual_kind
-from .icc import distribution_variance, icc_frame, icc_scale, intercept_variances
+from .icc import icc_frame, icc_scale, intercept_variances
 from .prediction import (PredictionRows, check_prediction_options, interval_frame, interval_note, linear_predictor, prediction_rows,
                          rows_linear_predictor, simulated_effects, simulated_linear_predictors)
 from .ranef import conditional_sds, ranef_frames
@@ -120,6 +121,11 @@ class MixedFit:
     def kind(self) -> str:
         """"reml" or "ml"."""
         return self.method.lower()
+
+    @property
+    def family(self) -> Family:
+        """The response distribution and link as a family object (bayesmixed.families)."""
+        return get_family(self.design.family, self.link_name)
 
     @property
     def family_name(self) -> str:
@@ -241,11 +247,7 @@ class MixedFit:
         """Intra-class correlation of each random-intercept term (results.icc): σ²_g / (Σ_h σ²_h + σ²_d),
         σ²_d = σ² (Gaussian) or the latent-scale variance of Nakagawa et al. (2017) for binomial and Poisson."""
         labels, variances = intercept_variances(self.design.terms, self.covariance_blocks)
-        names = list(self.design.fixef_names)
-        beta = np.asarray(self.beta)
-        beta0 = (beta[names.index("(Intercept)")] if "(Intercept)" in names
-                 else float(np.mean(self.design.X @ beta + self.design.offset)))
-        residual = distribution_variance(self.family_name, self.link_name, beta0, self.residual_sd, sum(variances))
+        residual = self.family.distribution_variance(self.residual_sd, lambda: self.null_model_mean)
         return icc_frame(labels, variances, residual, icc_scale(self.family_name))
 
     def r2(self) -> R2:

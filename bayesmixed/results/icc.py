@@ -1,9 +1,11 @@
 """Intra-class correlations, one definition for every engine and family (Nakagawa, Johnson & Schielzeth 2017).
 
 ICC_g = σ²_g / (Σ_h σ²_h + σ²_d): σ²_g the intercept variance of grouping factor g, the sum over every
-random-intercept term, σ²_d the residual (distribution-specific) variance: σ² for Gaussian models and, on
-the latent scale, π²/3 (binomial logit), 1 (probit), π²/6 (cloglog), log(1 + 1/λ) with
-λ = exp(β₀ + ½ Σ_h σ²_h) (Poisson log).  Slope variances depend on the covariate's scale and are left out.
+random-intercept term, σ²_d the residual (distribution-specific) variance, the same as R²'s (the family's
+`distribution_variance`, as performance::icc and r2_nakagawa share insight's get_variance): σ² for Gaussian
+models and, on the latent scale, π²/3 (binomial logit), 1 (probit), π²/6 (cloglog), log(1 + 1/λ) (Poisson log)
+and log(1 + 1/λ + 1/θ) (negative binomial), λ the mean of the intercept-only ML refit with the same random
+effects.  Slope variances depend on the covariate's scale and are left out.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from ..design.types import RandomTerm
 from ..errors import BayesmixedError
 from .varcorr import group_labels
 
-LATENT_VARIANCE = {("binomial", "logit"): np.pi**2 / 3, ("binomial", "probit"): 1.0,
-                   ("binomial", "cloglog"): np.pi**2 / 6}
 INTERVAL_LEVEL = 0.95
 
 
@@ -35,18 +35,6 @@ def intercept_variances(terms: Sequence[RandomTerm], covariances: Sequence[np.nd
     if not labels:
         raise BayesmixedError("the ICC is defined for random-intercept terms; this model has none")
     return labels, variances
-
-
-def distribution_variance(family: str, link: str, beta0: np.ndarray | float, sigma: np.ndarray | float | None,
-                          intercept_total: np.ndarray | float) -> np.ndarray | float:
-    """σ²_d of the module docstring; `sigma` is the residual sd of a Gaussian model, β₀ the intercept."""
-    if family == "gaussian":
-        return np.asarray(sigma) ** 2
-    if family == "poisson" and link == "log":
-        return np.log1p(1.0 / np.exp(beta0 + 0.5 * intercept_total))
-    if (family, link) in LATENT_VARIANCE:
-        return LATENT_VARIANCE[(family, link)]
-    raise BayesmixedError(f"no latent-scale ICC is defined for the {family} family with the {link} link")
 
 
 def icc_frame(labels: list[str], variances: list[np.ndarray], residual: np.ndarray | float, scale: str) -> pd.DataFrame:

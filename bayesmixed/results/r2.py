@@ -4,8 +4,9 @@ R²_m = σ²_f / (σ²_f + σ²_l + σ²_d) and R²_c = (σ²_f + σ²_l) / (σ�
   σ²_f = var(Xβ) over the rows (n − 1 denominator),
   σ²_l = Σ_terms mean_i z_i' Σ_t z_i, z_i the term's columns in row i (a random intercept's variance; with
          random slopes the 2017 paper's mean of the random part's variance over the rows' design),
-  σ²_d the distribution-specific variance on the link scale: σ² (Gaussian), π²/3 (binomial logit), 1 (probit),
-         π²/6 (cloglog), log(1 + 1/λ) (Poisson log, the lognormal approximation) with λ = exp(β₀) of the
+  σ²_d the distribution-specific variance on the link scale (the family's distribution_variance, shared with
+         the ICC): σ² (Gaussian), π²/3 (binomial logit), 1 (probit), π²/6 (cloglog), log(1 + 1/λ) (Poisson log)
+         and log(1 + 1/λ + 1/θ) (negative binomial), the lognormal approximation, with λ = exp(β₀) of the
          intercept-only model with the same random effects, fitted by ML.
 These are insight::get_variance's definitions (performance::r2_nakagawa).  Frequentist fits: from the
 estimates; Bayesian fits: draw by draw, giving a posterior median and an equal-tailed interval.
@@ -14,14 +15,14 @@ estimates; Bayesian fits: draw by draw, giving a posterior median and an equal-t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..design.types import Design, RandomTerm
 from ..errors import BayesmixedError
-from .icc import LATENT_VARIANCE
+from ..families import get_family
 from .table import Cell, Document, Rendered, Table
 COMPONENTS = ("marginal", "conditional", "var_fixed", "var_random", "var_distribution")
 
@@ -40,30 +41,6 @@ def random_variance(terms: Sequence[RandomTerm], covariances: Sequence[np.ndarra
         crossproduct = term.matrix.T @ term.matrix / term.matrix.shape[0]
         total = total + np.einsum("...ab,ab->...", np.asarray(covariance), crossproduct)
     return np.asarray(total)
-
-
-def distribution_variance(family: str, link: str, sigma: np.ndarray | float | None,
-                          null_mean: Callable[[], float]) -> np.ndarray | float:
-    """σ²_d of the module docstring; null_mean() is λ of the intercept-only ML refit (the fit's null_model_mean)."""
-    if family == "gaussian":
-        return np.asarray(sigma, dtype=float) ** 2
-    if (family, link) in LATENT_VARIANCE:
-        return LATENT_VARIANCE[(family, link)]
-    if (family, link) == ("poisson", "log"):
-        return float(np.log1p(1.0 / null_mean()))
-    raise BayesmixedError(f"R² (Nakagawa & Schielzeth) is defined here for Gaussian, binomial (logit, probit, "
-                          f"cloglog) and Poisson (log) models, not the {family} family with the {link} link")
-
-
-def distribution_note(family: str, link: str) -> str:
-    """How σ²_d was obtained, for the table's notes."""
-    if family == "gaussian":
-        return "σ²_d = σ² (the residual variance)"
-    if family == "poisson":
-        return ("σ²_d = log(1 + 1/λ), the lognormal approximation, λ = exp(β₀) of the intercept-only model with "
-                "the same random effects (ML)")
-    value = {"logit": "π²/3", "probit": "1"}.get(link, "π²/6")
-    return f"σ²_d = {value}, the {link} link's latent variance"
 
 
 def components(design: Design, beta: np.ndarray, covariances: Sequence[np.ndarray], distribution: Any) -> np.ndarray:
@@ -126,18 +103,17 @@ def r2(fit: Any, level: float = 0.95) -> R2:
     if fit.is_bayes:
         from ..engines.bayes.prediction import LINKS
 
-        link = LINKS[family]
+        distribution = get_family(family, LINKS[family])
         covariances = fit.posterior.covariances()
         draws = components(design, fit.beta_draws, covariances,
-                           distribution_variance(family, link, fit.sigma_draws, lambda: fit.null_model_mean))
+                           distribution.distribution_variance(fit.sigma_draws, lambda: fit.null_model_mean))
         tail = (1 - level) / 2
         lower, median, upper = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
-        notes += [distribution_note(family, link),
+        notes += [distribution.distribution_note(),
                   f"computed draw by draw: posterior median and equal-tailed {100 * level:g}% credible interval"]
         return R2(median, "posterior", tuple(notes), lower, upper, level, draws)
-    link = fit.link_name
     estimate = components(design, np.asarray(fit.beta, dtype=float), fit.covariance_blocks,
-                          distribution_variance(family, link, fit.residual_sd, lambda: fit.null_model_mean))
+                          fit.family.distribution_variance(fit.residual_sd, lambda: fit.null_model_mean))
     method = "REML" if getattr(fit, "reml", False) else "ML"
-    notes += [distribution_note(family, link), f"from the {method} estimates"]
+    notes += [fit.family.distribution_note(), f"from the {method} estimates"]
     return R2(estimate, f"{method} estimates", tuple(notes))

@@ -151,5 +151,7 @@ def test_latent_scale_icc_follows_nakagawa(fits):
     assert binomial.icc().loc["herd", "icc"] == pytest.approx(variance / (variance + np.pi**2 / 3), rel=1e-12)
     poisson = fits["glmm_poisson"]
     variance = poisson.varcorr["vcov"].iloc[0]
-    lam = np.exp(poisson.fixef["(Intercept)"] + variance / 2)
+    # σ²_d as in R² (performance::icc and r2_nakagawa share it): λ of the intercept-only ML refit
+    lam = poisson.null_model_mean
     assert poisson.icc().loc["g", "icc"] == pytest.approx(variance / (variance + np.log1p(1 / lam)), rel=1e-12)
+    assert poisson.r2().estimate[4] == pytest.approx(np.log1p(1 / lam), rel=1e-12)

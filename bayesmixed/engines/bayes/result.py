@@ -15,7 +15,8 @@ import pandas as pd
 
 from ...errors import BayesmixedError, DataError
 from ...results.contract import check_residual_kind
-from ...results.icc import distribution_variance, icc_frame, icc_scale, intercept_variances
+from ...families import get_family
+from ...results.icc import icc_frame, icc_scale, intercept_variances
 from ...results.prediction import check_prediction_options, interval_frame, interval_note, prediction_rows
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
 from .layout import MARGINAL, MARGINAL_JOINT, ROUTE_NAMES, ParameterLayout
@@ -177,11 +178,7 @@ class BayesFit:
         posterior median in `icc` and its 95% credible interval."""
         family = self.design.family
         labels, variances = intercept_variances(self.design.terms, self.posterior.covariances())
-        names = list(self.design.fixef_names)
-        beta = self.beta_draws
-        beta0 = (beta[:, names.index("(Intercept)")] if "(Intercept)" in names
-                 else np.mean(beta @ self.design.X.T + self.design.offset, axis=1))
-        residual = distribution_variance(family, LINKS[family], beta0, self.sigma_draws, sum(variances))
+        residual = get_family(family, LINKS[family]).distribution_variance(self.sigma_draws, lambda: self.null_model_mean)
         return icc_frame(labels, variances, residual, icc_scale(family))
 
     @cached_property
