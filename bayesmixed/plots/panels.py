@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MAX_LEVELS = 40
+MAX_COUNT_BINS = 60
 
 
 def _response_scale(fit: Any, values: np.ndarray) -> np.ndarray:
@@ -33,9 +34,9 @@ def predictive_density(fit: Any, n_draws: int = 60, seed: int = 0, title: str = 
     observed = _response_scale(fit, np.asarray(fit.design.y, dtype=float))
     replicated = _draws(fit, n_draws, seed)
     low, high = np.quantile(np.concatenate([observed, replicated.ravel()]), [0.005, 0.995])
-    if fit.design.family == "poisson":
+    if fit.design.family == "poisson" and high - low <= MAX_COUNT_BINS:  # one bin per count
         bins = np.arange(np.floor(low), np.ceil(high) + 2) - 0.5
-    else:
+    else:  # prior predictive counts can reach exp(large): a fixed number of bins
         bins = np.linspace(low, high, 31)
     figure, axes = new_axes()
     for row in replicated:

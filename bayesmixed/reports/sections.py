@@ -128,6 +128,8 @@ def estimates_section(context: Any) -> Section:
     for label, by_method in context.fits.items():
         section.add(Heading(label))
         ordered = {method: by_method[method] for method in ("ml", "reml", "bayes") if method in by_method}
+        section.add(*(Paragraph(f"{METHOD_LABELS[method]}: {message}", "warning")
+                      for method, fit in ordered.items() for message in getattr(fit, "messages", ()) or ()))
         try:
             table = side_by_side(intervals=intervals, seed=spec.bootstrap.seed if spec else None, **ordered)
             frame = table.to_frame()
