@@ -32,6 +32,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "confint": ("bayesmixed.inference", "confint"),
     "plots": ("bayesmixed.plots", None),
     "report": ("bayesmixed.reports", "report"),
+    "simulate_residuals": ("bayesmixed.inference", "simulate_residuals"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -9,7 +9,8 @@ from .drop1 import drop1
 from .fixed_anova import TermTests, term_tests
 from .lrt import aic_table, anova
 from .side_by_side import SideBySide, side_by_side
+from .simulated_residuals import ScaledResiduals, simulate_residuals
 from .table import NotedFrame
 
 __all__ = ["BootstrapLRT", "NotedFrame", "ParetoKWarning", "SideBySide", "TermTests", "aic_table", "anova",
-           "bootstrap_lrt", "compare", "confint", "drop1", "side_by_side", "term_tests"]
+           "bootstrap_lrt", "compare", "confint", "drop1", "side_by_side", "term_tests", "ScaledResiduals", "simulate_residuals"]

@@ -108,3 +108,12 @@ def test_dispersion_statistic_agrees_with_lme4_simulations():
         dispersion = simulate_residuals(fit, n=reference["nsim"], seed=1, conditional=conditional).dispersion()
         assert dispersion.statistic == pytest.approx(expected["ratio"], rel=0.03), conditional
         assert dispersion.p_value == pytest.approx(expected["p"], abs=0.06), conditional
+
+
+def test_public_names_and_the_figure(correct_fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert bm.simulate_residuals is simulate_residuals
+    figure = bm.plots.scaled_residuals(simulate_residuals(correct_fit, n=50, seed=1))
+    assert [axes.get_title() for axes in figure.axes] == ["Uniform QQ", "Residuals vs predicted", "Dispersion test"]
