@@ -12,5 +12,5 @@ from .side_by_side import SideBySide, side_by_side
 from .simulated_residuals import ScaledResiduals, simulate_residuals
 from .table import NotedFrame
 
-__all__ = ["BootstrapLRT", "NotedFrame", "ParetoKWarning", "SideBySide", "TermTests", "aic_table", "anova",
-           "bootstrap_lrt", "compare", "confint", "drop1", "side_by_side", "term_tests", "ScaledResiduals", "simulate_residuals"]
+__all__ = ["BootstrapLRT", "NotedFrame", "ParetoKWarning", "ScaledResiduals", "SideBySide", "TermTests", "aic_table",
+           "anova", "bootstrap_lrt", "compare", "confint", "drop1", "side_by_side", "simulate_residuals", "term_tests"]
