@@ -9,6 +9,7 @@ import pandas as pd
 from .design import Design, build_design
 from .design.weights import WeightsArg
 from .errors import BayesmixedError, check_options, keyword_names
+from .families import get_family
 
 METHODS = ("reml", "ml", "bayes", "prior")
 
@@ -49,7 +50,7 @@ class Model:
             from .engines.bayes import fit_bayes
 
             return fit_bayes(self.design, prior_only=key == "prior", **options)
-        if self.design.family == "gaussian":
+        if get_family(self.design.family).profiled_scale:
             from .engines.lmm import fit_lmm
 
             check_options(options, keyword_names(fit_lmm, "reml"), f"fit({key!r})")
@@ -78,7 +79,7 @@ class Model:
         if d.dropped_fixef:
             lines.append(f"  dropped as aliased: {', '.join(d.dropped_fixef)}")
         if d.weights_name is not None:
-            lines.append(f"  weights: {d.weights_name}" + (" (trials)" if d.family == "binomial" else ""))
+            lines.append(f"  weights: {d.weights_name}" + (" (trials)" if get_family(d.family).has_trials else ""))
         if d.offsets:
             lines.append(f"  offset: {' + '.join(d.offsets)}")
         lines.append(f"  random terms: {len(d.terms)} ({d.q} random effects, {d.n_theta} covariance parameters)")

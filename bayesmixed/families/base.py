@@ -43,6 +43,10 @@ class Family:
 
     # The Gaussian: its scale σ is profiled out by the LMM engine, not handled as a GLMM family.
     profiled_scale: ClassVar[bool] = False
+    # The response has a residual sd σ of its own (the Gaussian): σ in tables, F tests, link-scale prediction intervals.
+    has_residual_sd: ClassVar[bool] = False
+    # The response is successes out of trials, and its prior weights are the trials (the binomial).
+    has_trials: ClassVar[bool] = False
     # Counts whose σ²_d (R², ICC) is the lognormal approximation log(1 + V(λ)/λ²) under the log link.
     lognormal_variance: ClassVar[bool] = False
     @property
@@ -84,6 +88,11 @@ class Family:
             return float(np.log1p(self.variance(np.asarray(lam)) / lam**2))
         raise BayesmixedError(f"no distribution-specific variance (R², ICC) is defined for the {self.name} family with "
                               f"the {self.link.name} link")
+
+    @property
+    def has_distribution_variance(self) -> bool:
+        """Whether distribution_variance is defined (so R² and the ICC are)."""
+        return self.lognormal_variance and self.link.name == "log"
 
     def distribution_note(self) -> str:
         """How distribution_variance was obtained, in words, for R² and ICC notes."""

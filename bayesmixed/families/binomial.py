@@ -24,6 +24,8 @@ class Binomial(Family):
     links = ("logit", "probit", "cloglog")
     canonical_link = "logit"
     bounded_mean = True
+    has_trials = True
+    has_distribution_variance = True
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return mu * (1.0 - mu)

@@ -18,6 +18,8 @@ class Gaussian(Family):
     links = ("identity",)
     canonical_link = "identity"
     profiled_scale = True
+    has_residual_sd = True
+    has_distribution_variance = True
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.ones_like(mu)

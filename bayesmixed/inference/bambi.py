@@ -17,6 +17,7 @@ import numpy as np
 from ..design.types import Design
 from ..engines.bayes.prior import sd_name
 from ..errors import BayesmixedError
+from ..families import get_family
 
 
 def is_inference_data(value: Any) -> bool:
@@ -57,7 +58,7 @@ class BambiPosterior:
         for term in self.design.terms:
             for column in term.columns:
                 draws[sd_name(term.group, column)] = self._variable(_bambi_sd_name(term.group, column))
-        if self.design.family == "gaussian":
+        if get_family(self.design.family).has_residual_sd:
             draws["sigma"] = self._variable("sigma")
         return draws
 

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
+from ..families import get_family
 from .fits import ml_version, require_frequentist
 from .hypotheses import FixedTerm, term_structure
 from .table import NotedFrame
@@ -59,7 +60,7 @@ def _refit_without(fit: Any, term: FixedTerm) -> Any:
     keep = [j for j in range(design.p) if j not in set(term.columns)]
     reduced = dataclasses.replace(design, X=design.X[:, keep],
                                   fixef_names=tuple(design.fixef_names[j] for j in keep))
-    if design.family == "gaussian":
+    if get_family(design.family).profiled_scale:
         from ..engines.lmm import fit_lmm
 
         return fit_lmm(reduced, reml=False, start=np.asarray(fit.theta))

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
+from ..families import get_family
 from ..results.render import SIGNIF_LEGEND, format_column, format_p_value, significance_stars
 from ..results.table import Cell, Document, Lines, Rendered, Table
 from .fits import is_bayesian, require_frequentist
@@ -96,7 +97,7 @@ def term_tests(fit: Any, type: str = "III", ddf: str = "Satterthwaite") -> TermT
     if not structure.terms:
         raise BayesmixedError(f"{fit.design.formula!r} has no fixed-effect terms to test beyond the intercept")
     notes = _design_notes(structure, kind)
-    if fit.design.family != "gaussian":
+    if not get_family(fit.design.family).has_residual_sd:
         if kind == "I" or method == "Kenward-Roger":
             reason = ("sequential type I tests are for linear mixed models" if kind == "I" else
                       "denominator df (ddf) are for the F-tests of linear mixed models")

@@ -21,6 +21,7 @@ from scipy import special
 
 from ..design.newdata import design_rows
 from ..errors import BayesmixedError, warn_user
+from ..families import get_family
 from ..results.prediction import PredictionRows
 
 FOLDS = ("grouped", "stratified", "random")
@@ -119,7 +120,7 @@ def refit_on(fit: Any, rows: np.ndarray, seed: np.random.SeedSequence, fit_optio
                            sampler=fit.sampler, max_depth=fit.max_depth, progressbar=False, warn=False,
                            seed=int(seed.generate_state(1)[0]))
             return fit_bayes(design, **{**options, **fit_options})
-        if design.family == "gaussian":
+        if get_family(design.family).profiled_scale:
             from ..engines.lmm import fit_lmm
 
             return fit_lmm(design, reml=fit.kind == "reml", **fit_options)
@@ -146,13 +147,12 @@ def frequentist_lpd(refit: Any, rows: PredictionRows, y: np.ndarray) -> np.ndarr
     variance = np.zeros(rows.n)
     for (codes, matrix), covariance in zip(rows.per_term, refit.conditional_covariances):
         variance += np.einsum("ik,ikl,il->i", matrix, covariance[codes], matrix)
-    if refit.design.family == "gaussian":
+    if refit.family.has_residual_sd:
         total = refit.sigma**2 / (1.0 if rows.weights is None else rows.weights) + variance
         return -0.5 * (np.log(2 * np.pi * total) + (y - eta) ** 2 / total)
     nodes, weights = np.polynomial.hermite.hermgauss(QUADRATURE_NODES)
     family = refit.family
-    response = y / rows.trials if refit.design.family == "binomial" else y
-    prior_weights = rows.trials if refit.design.family == "binomial" else np.ones(rows.n)
+    response, prior_weights = family.response_form(y, rows.trials)
     log_norm = family.normalising_constant(response, prior_weights)
     shifted = eta[None, :] + np.sqrt(2 * variance)[None, :] * nodes[:, None]  # (nodes, rows)
     log_density = family.log_density(response[None, :], shifted, prior_weights[None, :], log_norm[None, :])

@@ -17,6 +17,7 @@ import pandas as pd
 from ..design.types import Design
 from ..engines.bayes.prior import correlation_name, sd_name
 from ..errors import BayesmixedError
+from ..families import get_family
 from ..results.r2 import components as r2_components
 from ..results.r2 import r2
 from ..results.table import Cell, Document, Rendered, Section, Table
@@ -32,7 +33,7 @@ VALUE_COLUMNS = ["estimate", "lower", "upper"]
 
 def _rows(design: Design) -> tuple[list[str], list[str], list[str]]:
     """(fixed-effect rows, sd/cor/σ rows, ICC rows) of the table."""
-    has_sigma = design.family == "gaussian"
+    has_sigma = get_family(design.family).has_residual_sd
     variance = sdcor_names(design, old_names=False)
     variance = variance if has_sigma else variance[:-1]
     icc = [f"icc_{term.group}" for term in _intercept_terms(design)] if has_sigma else []
@@ -60,7 +61,7 @@ def _frequentist_column(label: str, fit: Any, intervals: str, level: float, n_bo
     design = fit.design
     fixed, variance, icc_rows = _rows(design)
     # GLMMs have no σ: Λ(θ) is the random effects' Cholesky factor itself
-    sdcor = sdcor_from_theta(design, fit.theta, fit.sigma if design.family == "gaussian" else 1.0)
+    sdcor = sdcor_from_theta(design, fit.theta, fit.sigma if get_family(design.family).has_residual_sd else 1.0)
     estimates = list(np.asarray(fit.fixef, dtype=float)) + list(sdcor[:len(variance)])
     estimates += list(icc_from_sdcor(design, sdcor)) if icc_rows else []
     r2_rows = _r2_rows(design)
@@ -122,7 +123,7 @@ def _bayes_column(fit: Any, level: float) -> pd.DataFrame:
 
 def _r2_rows(design: Design) -> list[str]:
     """The R² rows where Nakagawa & Schielzeth's R² is defined for the family (results.r2)."""
-    return list(R2_ROWS) if design.terms and design.family in ("gaussian", "binomial", "poisson") else []
+    return list(R2_ROWS) if design.terms and get_family(design.family).has_distribution_variance else []
 
 
 def _bootstrap_r2(design: Design, draws: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
+from ..families import get_family
 from ._figure import new_axes, subplots_grid
 
 RESIDUAL_LABELS = {"response": "residual", "pearson": "Pearson residual", "deviance": "deviance residual"}
@@ -155,7 +156,7 @@ def shrinkage(fit: Any, group: str | None = None, truth: pd.Series | None = None
     mean), when known, is drawn too.
     """
     design = fit.design
-    if design.family != "gaussian":
+    if not get_family(design.family).has_residual_sd:
         raise BayesmixedError(
             f"the shrinkage plot compares group means of a Gaussian response; this model is {design.family} "
             "(use caterpillar() for its random effects)"

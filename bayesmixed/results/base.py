@@ -205,7 +205,7 @@ class MixedFit:
         point = eta if scale == "link" else self.inverse_link(eta)
         if interval is None:
             return self._series(point, rows.index)
-        if interval == "prediction" and scale == "link" and self.design.family != "gaussian":
+        if interval == "prediction" and scale == "link" and not self.family.has_residual_sd:
             raise BayesmixedError("a prediction interval is for a new observation, on the response scale; "
                                   "use scale='response', or interval='confidence' for the linear predictor")
         rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..design.types import RandomTerm
 from ..errors import BayesmixedError
+from ..families import get_family
 from .varcorr import group_labels
 
 INTERVAL_LEVEL = 0.95
@@ -56,6 +57,6 @@ def icc_frame(labels: list[str], variances: list[np.ndarray], residual: np.ndarr
 
 def icc_scale(family: str) -> str:
     """The words for attrs['scale']."""
-    if family == "gaussian":
+    if get_family(family).has_residual_sd:
         return "response (variance shares at covariates = 0)"
     return "latent (Nakagawa et al. 2017: distribution-specific variance on the link scale)"

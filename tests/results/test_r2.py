@@ -146,3 +146,12 @@ def test_icc_and_r2_of_count_fits_match_performance(case):
     np.testing.assert_allclose(result.estimate, [case[field] for field in COUNT_FIELDS], rtol=tolerance)
     assert np.log(fit.null_model_mean) == pytest.approx(case["null_intercept"], abs=tolerance)
     assert "V(λ)/λ²" in " ".join(result.notes)
+
+
+def test_a_negative_binomial_fit_gets_r2_rows_and_a_latent_scale_icc_from_its_family():
+    """Where R² and the ICC apply is the family's to say (no list of family names in side_by_side or icc)."""
+    fit = bm.glmer("count ~ mined + (1 | site)", pd.read_csv(REFERENCE / "salamanders.csv"), family="negbin")
+    frame = bm.side_by_side(nb=fit, intervals="wald").to_frame()
+    assert frame.loc["R2_marginal", ("nb", "estimate")] == pytest.approx(fit.r2().marginal, rel=1e-12)
+    assert "sigma" not in frame.index
+    assert fit.icc().attrs["scale"].startswith("latent")
