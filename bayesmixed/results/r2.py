@@ -97,23 +97,21 @@ def r2(fit: Any, level: float = 0.95) -> R2:
         raise BayesmixedError("R² needs a fitted model; these are prior draws")
     if not design.terms:
         raise BayesmixedError("R² (Nakagawa & Schielzeth) is for mixed models; this one has no random effects")
-    family = design.family
+    # a Bayesian fit uses its family's default link (the Bayes engine's LINKS); a likelihood fit carries its family
+    family = get_family(design.family) if fit.is_bayes else fit.family
     notes = ["R²_m = σ²_f / (σ²_f + σ²_l + σ²_d), R²_c = (σ²_f + σ²_l) / (σ²_f + σ²_l + σ²_d); "
              "σ²_f = var(Xβ); σ²_l = Σ mean_i z_i'Σz_i over the random terms (slopes included)"]
     if fit.is_bayes:
-        from ..engines.bayes.prediction import LINKS
-
-        distribution = get_family(family, LINKS[family])
         covariances = fit.posterior.covariances()
         draws = components(design, fit.beta_draws, covariances,
-                           distribution.distribution_variance(fit.sigma_draws, lambda: fit.null_model_mean))
+                           family.distribution_variance(fit.sigma_draws, lambda: fit.null_model_mean))
         tail = (1 - level) / 2
         lower, median, upper = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
-        notes += [distribution.distribution_note(),
+        notes += [family.distribution_note(),
                   f"computed draw by draw: posterior median and equal-tailed {100 * level:g}% credible interval"]
         return R2(median, "posterior", tuple(notes), lower, upper, level, draws)
     estimate = components(design, np.asarray(fit.beta, dtype=float), fit.covariance_blocks,
-                          fit.family.distribution_variance(fit.residual_sd, lambda: fit.null_model_mean))
+                          family.distribution_variance(fit.residual_sd, lambda: fit.null_model_mean))
     method = "REML" if getattr(fit, "reml", False) else "ML"
-    notes += [fit.family.distribution_note(), f"from the {method} estimates"]
+    notes += [family.distribution_note(), f"from the {method} estimates"]
     return R2(estimate, f"{method} estimates", tuple(notes))

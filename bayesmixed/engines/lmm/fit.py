@@ -6,6 +6,7 @@ import numpy as np
 
 from ...design.types import Design
 from ...errors import BayesmixedError, warn_user
+from ...families import get_family
 from ...results.advice import (
     SINGULAR_PREFIX, SingularFitWarning, convergence_message, identifiability_message, singular_fit_message,
 )
@@ -38,7 +39,7 @@ def fit_lmm(
     start: θ to start from (default Λ = I); settings: BOBYQA's stopping rules (lme4's by default);
     check_derivatives: run lme4's gradient/Hessian checks at the optimum (a few extra evaluations).
     """
-    if design.family != "gaussian":
+    if not get_family(design.family).profiled_scale:
         raise BayesmixedError(f"fit_lmm fits Gaussian models; this design is {design.family} (use the GLMM engine)")
     if not design.terms:
         raise BayesmixedError("the formula has no random-effects term; a linear mixed model needs at least one")
