@@ -61,6 +61,7 @@ class ModelSpec:
     sampler: SamplerSettings = SamplerSettings()
     bootstrap: BootstrapSettings = BootstrapSettings()
     intervals: str = "profile"
+    loo_unit: str = "observation"
     quick: bool = False
 
     def where(self) -> str:
@@ -186,7 +187,7 @@ TOP_KEYS = ("name", "title", "description", "data", "family", "methods", "models
             "report")
 SAMPLER_KEYS = ("draws", "tune", "chains", "seed", "sampler")
 BOOTSTRAP_KEYS = ("n", "seed")
-REPORT_KEYS = ("intervals",)
+REPORT_KEYS = ("intervals", "loo_unit")
 
 
 def spec_from_dict(raw: dict[str, Any], where: str, path: Path | None = None) -> ModelSpec:
@@ -229,11 +230,12 @@ def spec_from_dict(raw: dict[str, Any], where: str, path: Path | None = None) ->
     boot_table.finish(BOOTSTRAP_KEYS)
     report_table = _Reader(where, top.get("report", dict, {}), "report.")
     intervals = report_table.get("intervals", str, "profile" if family == "gaussian" else "wald", _one_of(INTERVALS))
+    loo_unit = report_table.get("loo_unit", str, "observation", _one_of(("observation", "group")))
     report_table.finish(REPORT_KEYS)
     spec = ModelSpec(
         name=name, path=path, title=top.get("title", str, name), description=top.get("description", str, ""),
         data=top.get("data", str), family=family, methods=tuple(methods), models=dict(models), priors=dict(priors),
-        sampler=sampler, bootstrap=bootstrap, intervals=intervals,
+        sampler=sampler, bootstrap=bootstrap, intervals=intervals, loo_unit=loo_unit,
     )
     top.finish(TOP_KEYS)
     return spec

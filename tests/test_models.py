@@ -50,6 +50,7 @@ TOP = '[models]\noneway = "Yield ~ 1 + (1 | Batch)"\n'
     (GOOD + "[sampler]\ndraw = 10\n", "unknown key 'sampler.draw' (did you mean 'sampler.draws'?)"),
     (GOOD + '[sampler]\ndraws = "1000"\n', "sampler.draws must be an integer, got '1000' (string)"),
     (GOOD + "[sampler]\nchains = 0\n", "sampler.chains must be at least 1"),
+    (GOOD + '[report]\nloo_unit = "subject"\n', "report.loo_unit must be one of observation, group"),
     ('data = "dyestuff"\nfamily = "gamma"\n' + TOP, "family must be one of gaussian, binomial, poisson"),
     ('data = "dyestuff"\nfamily = "binomial"\nmethods = ["reml"]\n' + TOP,
      "methods holds 'reml', which is defined for Gaussian"),

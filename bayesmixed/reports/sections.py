@@ -222,10 +222,10 @@ def p_worse(elpd_diff: np.ndarray, se_diff: np.ndarray) -> np.ndarray:
     return np.where(elpd_diff > 0, values, np.nan)
 
 
-def _pareto_counts(fit: Any) -> dict[str, Any]:
+def _pareto_counts(fit: Any, unit: str) -> dict[str, Any]:
     from ..inference.compare import _elpd, _pointwise_idata
 
-    elpd = _elpd(_pointwise_idata(fit, "observation"), "loo")
+    elpd = _elpd(_pointwise_idata(fit, unit), "loo")
     k = np.asarray(elpd.pareto_k)
     threshold = float(getattr(elpd, "good_k", 0.7))
     return {"elpd_loo": float(elpd.elpd_loo), "se": float(elpd.se), "p_loo": float(elpd.p_loo),
@@ -234,18 +234,20 @@ def _pareto_counts(fit: Any) -> dict[str, Any]:
 
 
 def bayes_comparison_section(context: Any) -> Section:
-    """bm.compare (PSIS-LOO, stacking weights) with p_worse, and each fit's Pareto-k counts."""
+    """bm.compare (PSIS-LOO, stacking weights) with p_worse, and each fit's Pareto-k counts; the spec's
+    report.loo_unit = "group" leaves out whole groups instead of observations."""
     from ..inference import compare
 
     section = Section("bayes-comparison", "Bayesian comparison (PSIS-LOO)")
     fits = {label: by_method["bayes"] for label, by_method in context.fits.items() if "bayes" in by_method}
     if not fits:
         return section.add(Paragraph("No Bayesian fits in this report."))
+    unit = context.spec.loo_unit if context.spec is not None else "observation"
     if len(fits) >= 2:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                table = compare(fits, ic="loo")
+                table = compare(fits, ic="loo", unit=unit)
             except BayesmixedError as exc:
                 return section.add(Paragraph(f"compare: {exc}", "warning"))
         if "p_worse" not in table.columns:
@@ -256,7 +258,11 @@ def bayes_comparison_section(context: Any) -> Section:
         section.add(Paragraph("One model: its PSIS-LOO estimate below; comparison needs two or more."))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        counts = pd.DataFrame({label: _pareto_counts(fit) for label, fit in fits.items()}).T
-    section.add(Table("PSIS-LOO per model with Pareto-k diagnostics (k > 0.7: that observation's importance "
-                      "weights are unreliable)", counts))
+        try:
+            counts = pd.DataFrame({label: _pareto_counts(fit, unit) for label, fit in fits.items()}).T
+        except BayesmixedError as exc:
+            return section.add(Paragraph(f"PSIS-LOO: {exc}", "warning"))
+    left_out = "group" if unit == "group" else "observation"
+    section.add(Table(f"PSIS-LOO per model, leaving out one {left_out} at a time, with Pareto-k diagnostics "
+                      f"(k > 0.7: that {left_out}'s importance weights are unreliable)", counts))
     return section

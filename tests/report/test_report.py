@@ -124,3 +124,22 @@ def test_cli_report_names_a_bad_spec(tmp_path):
     result = CliRunner().invoke(app, ["report", str(spec), "-o", str(tmp_path / "x.html"), "--no-progress"])
     assert result.exit_code == 2
     assert "unknown key 'sampler.draw'" in result.output and str(spec) in result.output
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # short chains: the sampler's diagnostics complain
+def test_leave_one_group_out_on_request():
+    from dataclasses import replace
+
+    from bayesmixed.reports.build import ReportContext
+    from bayesmixed.reports.sections import bayes_comparison_section
+    from bayesmixed.specs import fit_spec, load_spec
+
+    spec = load_spec(Path(__file__).parent.parent.parent / "models" / "sleepstudy.toml", quick=True)
+    spec = replace(spec, methods=("bayes",), loo_unit="group")
+    fitted = fit_spec(spec)
+    section = bayes_comparison_section(ReportContext(fitted.fits, spec, spec.data))
+    captions = [block.caption for block in section.blocks if hasattr(block, "caption")]
+    assert any("leaving out one group at a time" in caption for caption in captions)
+    counts = section.blocks[-1].table
+    k_columns = [column for column in counts.columns if " k" in f" {column}" and column != "max k"]
+    assert len(k_columns) == 3 and list(counts[k_columns].sum(axis=1)) == [18, 18]  # 18 subjects left out
