@@ -93,6 +93,25 @@ class MixedModelFit(Protocol):
         """Intervals of the parameters: profile / boot / wald (frequentist, default profile) or quantile (Bayes)."""
 
 
+@runtime_checkable
+class LikelihoodFit(MixedModelFit, Protocol):
+    """A fit by maximum (restricted) likelihood adds the deviance-function stage (lme4's mkLmerDevfun /
+    mkGlmerDevfun), the only route by which inference refits a model: its objective as a function of its
+    parameters, a warm-started refit to a new response, and the intercept-only null model's mean (R², ICC)."""
+
+    objective: float
+
+    def devfun(self) -> Any:
+        """The objective as a function of the parameters, on the fit's own data."""
+
+    def refit(self, y: np.ndarray, start: dict[str, np.ndarray] | None = None) -> Any:
+        """The same model fitted to response `y` (the design's form), warm-started at the estimates (or `start`)."""
+
+    @property
+    def null_model_mean(self) -> float:
+        """g⁻¹(β₀) of the intercept-only ML refit with the same random effects."""
+
+
 def check_residual_kind(kind: str) -> None:
     if kind not in RESIDUAL_KINDS:
         raise BayesmixedError(f"unknown residual kind {kind!r}; choose one of {', '.join(RESIDUAL_KINDS)}")

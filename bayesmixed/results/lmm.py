@@ -100,6 +100,13 @@ class LmmFit(MixedFit):
                                start=np.asarray(theta, dtype=float), check_derivatives=check_derivatives)
 
     @cached_property
+    def null_model_mean(self) -> float:
+        """β₀ of the intercept-only model with the same random effects, fitted by ML (the contract's null model;
+        a Gaussian's σ²_d needs none)."""
+        return float(self.fit_design(self.design.intercept_only(), reml=False, start=self.theta,
+                                     check_derivatives=False).beta[0])
+
+    @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
         from ..engines.lmm.conditional import conditional_covariances

@@ -13,28 +13,32 @@ import pandas as pd
 import pytest
 
 import bayesmixed as bm
-from bayesmixed.results.contract import FIT_KINDS, RESIDUAL_KINDS, MixedModelFit
+from bayesmixed.results.contract import FIT_KINDS, RESIDUAL_KINDS, LikelihoodFit, MixedModelFit
 from bayesmixed.results.prediction import NewLevelError
 
 POISSON_DATA = Path(__file__).parents[1] / "reference" / "glmm_poisson_sim.csv"
+SALAMANDERS = Path(__file__).parents[1] / "reference" / "salamanders.csv"
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 POISSON = "y ~ x + offset(log(exposure)) + (1 | g)"
-KINDS = ["reml", "ml", "glmm_binomial", "glmm_poisson", "bayes_gaussian", "bayes_binomial"]
+KINDS = ["reml", "ml", "glmm_binomial", "glmm_poisson", "glmm_negbin", "bayes_gaussian", "bayes_binomial"]
+LIKELIHOOD_KINDS = [kind for kind in KINDS if not kind.startswith("bayes")]
 # (data, formula, family, method): the fits are made once per module
 SPECS = {
     "reml": ("sleepstudy", SLEEP, "gaussian", "reml"),
     "ml": ("sleepstudy", SLEEP, "gaussian", "ml"),
     "glmm_binomial": ("cbpp", CBPP, "binomial", "ml"),
     "glmm_poisson": ("poisson", POISSON, "poisson", "ml"),
+    "glmm_negbin": ("salamanders", "count ~ mined + (1 | site)", "negbin", "ml"),
     "bayes_gaussian": ("sleepstudy", SLEEP, "gaussian", "bayes"),
     "bayes_binomial": ("cbpp", CBPP, "binomial", "bayes"),
 }
-GROUP = {"sleepstudy": "Subject", "cbpp": "herd", "poisson": "g"}
+GROUP = {"sleepstudy": "Subject", "cbpp": "herd", "poisson": "g", "salamanders": "site"}
 
 
 def load(name: str) -> pd.DataFrame:
-    return pd.read_csv(POISSON_DATA) if name == "poisson" else bm.datasets.load(name)
+    paths = {"poisson": POISSON_DATA, "salamanders": SALAMANDERS}
+    return pd.read_csv(paths[name]) if name in paths else bm.datasets.load(name)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +159,17 @@ def test_latent_scale_icc_follows_nakagawa(fits):
     lam = poisson.null_model_mean
     assert poisson.icc().loc["g", "icc"] == pytest.approx(variance / (variance + np.log1p(1 / lam)), rel=1e-12)
     assert poisson.r2().estimate[4] == pytest.approx(np.log1p(1 / lam), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", LIKELIHOOD_KINDS)
+def test_likelihood_fits_have_the_deviance_function_stage(fits, kind):
+    """devfun / refit / null_model_mean: refitting the observed response lands on the same optimum."""
+    fit = fits[kind]
+    assert isinstance(fit, LikelihoodFit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = fit.refit(fit.design.y)
+    assert type(again) is type(fit) and again.objective == pytest.approx(fit.objective, abs=1e-4)
+    np.testing.assert_allclose(again.fixef, fit.fixef, rtol=1e-3, atol=1e-4)
+    assert callable(fit.devfun()) or hasattr(fit.devfun(), "stage2")
+    assert np.isfinite(fit.null_model_mean) and fit.null_model_mean > 0
