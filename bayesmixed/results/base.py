@@ -245,7 +245,8 @@ class MixedFit:
 
     def icc(self) -> pd.DataFrame:
         """Intra-class correlation of each random-intercept term (results.icc): σ²_g / (Σ_h σ²_h + σ²_d),
-        σ²_d = σ² (Gaussian) or the latent-scale variance of Nakagawa et al. (2017) for binomial and Poisson."""
+        σ²_d = σ² (Gaussian) or the latent-scale variance of Nakagawa et al. (2017) for the other families, the
+        family's distribution_variance, shared with R²."""
         labels, variances = intercept_variances(self.design.terms, self.covariance_blocks)
         residual = self.family.distribution_variance(self.residual_sd, lambda: self.null_model_mean)
         return icc_frame(labels, variances, residual, icc_scale(self.family_name))
