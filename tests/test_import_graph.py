@@ -158,3 +158,12 @@ def test_families_sit_below_engines_and_results():
                 frontier.append(target)
     assert "bayesmixed.families.negbin" in reachable
     assert not any(name.startswith(("bayesmixed.engines", "bayesmixed.results", "bayesmixed.design")) for name in reachable)
+
+
+def test_results_import_no_engine():
+    """Fit objects call back into their engine through what the engine handed them (LmmFit.engine,
+    GlmmFit.refit_problem), so results/ imports no engines module, not even inside a function."""
+    graph = import_graph(top_level_only=False)
+    reached = {(module, target) for module, targets in graph.items() if module.startswith("bayesmixed.results")
+               for target in targets if target.startswith("bayesmixed.engines")}
+    assert not reached, reached

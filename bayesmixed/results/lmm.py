@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line, 
 if TYPE_CHECKING:
     from ..engines.lmm.convergence import ConvergenceReport
     from ..engines.lmm.factor import BlockedFactor
+    from ..engines.lmm.fit import LmmEngine
     from ..engines.lmm.objective import ProfiledCriterion
     from ..engines.lmm.satterthwaite import Satterthwaite
 
@@ -45,9 +45,8 @@ class LmmFit(MixedFit):
     convergence: "ConvergenceReport"
     is_singular: bool
     messages: tuple[str, ...]
-    # the engine's fit_lmm and criterion, handed over by fit_lmm (results do not import the engine's driver)
-    fit_design: Callable[..., "LmmFit"]
-    make_criterion: Callable[..., "ProfiledCriterion"]
+    # the engine's refit, criterion, condVar and Satterthwaite routines, handed over by fit_lmm (results/ imports no engine)
+    engine: "LmmEngine"
 
     # --- estimates -------------------------------------------------------------------------------
     @property
@@ -83,7 +82,7 @@ class LmmFit(MixedFit):
         """The objective as a function of θ (lme4's mkLmerDevfun) on this fit's cross-products: the profiled REML
         criterion (reml=True) or ML deviance -2 log L (reml=False), β and σ profiled out; default: the fit's own.
         `.system` holds the cross-products, ready to be re-aimed at a new response (`with_response`)."""
-        return self.make_criterion(self.factor.system, self.reml if reml is None else bool(reml))
+        return self.engine.criterion(self.factor.system, self.reml if reml is None else bool(reml))
 
     def refit(self, y: np.ndarray | None = None, start: dict[str, np.ndarray] | None = None, *,
               reml: bool | None = None, check_derivatives: bool = True) -> "LmmFit":
@@ -96,24 +95,19 @@ class LmmFit(MixedFit):
                 raise BayesmixedError(f"refit needs one response value per row ({design.n}), got shape {y.shape}")
             design = dataclasses.replace(design, y=y)
         theta = self.theta if start is None else start["theta"]
-        return self.fit_design(design, reml=self.reml if reml is None else bool(reml),
-                               start=np.asarray(theta, dtype=float), check_derivatives=check_derivatives)
+        return self.engine.fit(design, self.reml if reml is None else bool(reml), np.asarray(theta, dtype=float),
+                               check_derivatives)
 
     @cached_property
     def null_model_mean(self) -> float:
         """β₀ of the intercept-only model with the same random effects, fitted by ML (the contract's null model;
         a Gaussian's σ²_d needs none)."""
-        return float(self.fit_design(self.design.intercept_only(), reml=False, start=self.theta,
-                                     check_derivatives=False).beta[0])
+        return float(self.engine.fit(self.design.intercept_only(), False, self.theta, False).beta[0])
 
     @cached_property
     def conditional_covariances(self) -> list[np.ndarray]:
         """lme4's condVar per term, (levels, columns, columns): blocks of σ² Λ(Λ'Z'ZΛ + I)⁻¹Λ'."""
-        from ..engines.lmm.conditional import conditional_covariances
-        from ..engines.threads import engine_threads
-
-        with engine_threads():
-            return conditional_covariances(self.factor, self.design, self.sigma)
+        return self.engine.conditional_covariances(self.factor, self.design, self.sigma)
 
     # --- likelihood-based numbers ----------------------------------------------------------------
     @property
@@ -125,11 +119,7 @@ class LmmFit(MixedFit):
     @cached_property
     def satterthwaite(self) -> "Satterthwaite":
         """lmerTest's ingredients for Satterthwaite df: vcov of (θ, σ) and ∂vcov(β)/∂(θ, σ)."""
-        from ..engines.lmm.satterthwaite import satterthwaite
-        from ..engines.threads import engine_threads
-
-        with engine_threads():
-            return satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
+        return self.engine.satterthwaite(self.factor.system, self.theta, self.sigma, self.reml)
 
     @property
     def coefficients(self) -> pd.DataFrame:

@@ -11,13 +11,14 @@ from ...results.advice import (
     SINGULAR_PREFIX, SingularFitWarning, convergence_message, identifiability_message, singular_fit_message,
 )
 from ...results.lmm import LmmFit
-from .conditional import conditional_modes
+from .conditional import conditional_covariances, conditional_modes
 from ..checks import SINGULAR_TOL, singular_components
 from ..threads import engine_threads
 from .convergence import ConvergenceReport, check_convergence
-from .factor import factorize
+from .factor import BlockedFactor, factorize
 from .objective import ProfiledCriterion, residual_sd
 from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
+from .satterthwaite import Satterthwaite, satterthwaite
 from .system import PlsSystem, build_system
 
 # Dense blocks at least this large make a second BOBYQA run (the reproducibility check) cost as much
@@ -75,8 +76,7 @@ def fit_lmm(
         convergence=report,
         is_singular=singular,
         messages=messages,
-        fit_design=fit_lmm,
-        make_criterion=ProfiledCriterion,
+        engine=LMM_ENGINE,
     )
 
 
@@ -111,3 +111,25 @@ def _messages(design: Design, theta: np.ndarray, singular: bool, report: Converg
     if report.weak:
         messages.append(identifiability_message(report.weak))
     return tuple(messages)
+
+
+class LmmEngine:
+    """What an LmmFit calls back into, handed over by fit_lmm (so results/ never imports the engine): refits,
+    the profiled criterion (its devfun), lme4's conditional variances and lmerTest's Satterthwaite pieces."""
+
+    def fit(self, design: Design, reml: bool, start: np.ndarray | None, check_derivatives: bool) -> LmmFit:
+        return fit_lmm(design, reml, start=start, check_derivatives=check_derivatives)
+
+    def criterion(self, system: PlsSystem, reml: bool) -> ProfiledCriterion:
+        return ProfiledCriterion(system, reml)
+
+    def conditional_covariances(self, factor: BlockedFactor, design: Design, sigma: float) -> list[np.ndarray]:
+        with engine_threads():
+            return conditional_covariances(factor, design, sigma)
+
+    def satterthwaite(self, system: PlsSystem, theta: np.ndarray, sigma: float, reml: bool) -> Satterthwaite:
+        with engine_threads():
+            return satterthwaite(system, theta, sigma, reml)
+
+
+LMM_ENGINE = LmmEngine()
