@@ -79,7 +79,7 @@ def ml_version(fit: Any) -> Any:
     """The fit itself when it was fitted by ML, else the same model refitted by ML from its θ (its own refit)."""
     if not is_reml(fit):
         return fit
-    return fit.refit(reml=False)
+    return fit.refit(reml=False, check_derivatives=True)  # a fit the user sees: lme4's convergence checks
 
 
 def variance_labels(fit: Any) -> list[str]:

@@ -85,9 +85,10 @@ class LmmFit(MixedFit):
         return self.engine.criterion(self.factor.system, self.reml if reml is None else bool(reml))
 
     def refit(self, y: np.ndarray | None = None, start: dict[str, np.ndarray] | None = None, *,
-              reml: bool | None = None, check_derivatives: bool = True) -> "LmmFit":
+              reml: bool | None = None, check_derivatives: bool = False) -> "LmmFit":
         """The same model fitted to a new response `y` (None: the same data), by REML or ML (`reml`, default
-        the fit's own), warm-started from this fit's θ (or start["theta"])."""
+        the fit's own), warm-started from this fit's θ (or start["theta"]); lme4's gradient checks run only when
+        asked for (check_derivatives=True), as for GlmmFit.refit."""
         design = self.design
         if y is not None:
             y = np.asarray(y, dtype=float)
