@@ -15,6 +15,7 @@ from .columns import FORMULA_FUNCTIONS, materialise, matrix_on_new_data
 # R's rank tolerance for model matrices (qr(..., tol = 1e-7)).
 RANK_TOLERANCE = 1e-7
 
+_QUOTED = re.compile(r"""\bQ\((['"])(.*?)\1\)""")
 _BRACKET = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
 
 
@@ -24,10 +25,11 @@ class RankDeficiencyWarning(UserWarning):
 
 def r_column_name(name: str) -> str:
     """formulaic's names in R's style: 'Intercept' -> '(Intercept)', 'period[T.2]' -> 'period2',
-    'I(age ** 2)' -> 'I(age^2)' (R deparses a power without spaces)."""
+    'I(age ** 2)' -> 'I(age^2)' (R deparses a power without spaces), "Q('dose level')" -> '`dose level`'
+    (R back-quotes a column name that is not a syntactic name)."""
     if name == "Intercept":
         return "(Intercept)"
-    return _BRACKET.sub(r"\1", name).replace(" ** ", "^")
+    return _QUOTED.sub(r"`\2`", _BRACKET.sub(r"\1", name).replace(" ** ", "^"))
 
 
 @dataclass(frozen=True)

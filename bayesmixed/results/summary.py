@@ -20,15 +20,32 @@ P_VALUE_CAUTION = (
 
 
 def abbreviate(name: str, minlength: int = 6) -> str:
-    """R's abbreviate(): drop lower-case vowels from the right, then lower-case letters, then truncate."""
-    chars = list(name)
-    for removable in ("aeiou", "abcdefghijklmnopqrstuvwxyz"):
+    """R's abbreviate(): drop spaces, then lower-case vowels from the right, then lower-case letters, then truncate."""
+    chars = list(name.strip())
+    for removable in (" ", "aeiou", "abcdefghijklmnopqrstuvwxyz"):
         i = len(chars) - 1
         while len(chars) > minlength and i > 0:
             if chars[i] in removable:
                 del chars[i]
             i -= 1
     return "".join(chars[:minlength]) if len(chars) > minlength else "".join(chars)
+
+
+def abbreviate_unique(names: list[str], minlength: int = 6) -> list[str]:
+    """R's abbreviate() on a vector: names whose abbreviations collide are abbreviated again, one character
+    longer each round, until every abbreviation is distinct (R's strict = FALSE)."""
+    result = [abbreviate(name, minlength) for name in names]
+    length = minlength
+    while True:
+        seen: dict[str, int] = {}
+        for text in result:
+            seen[text] = seen.get(text, 0) + 1
+        clashing = [i for i, text in enumerate(result) if seen[text] > 1]
+        if not clashing or length >= max(len(names[i]) for i in clashing):
+            return result
+        length += 1
+        for i in clashing:
+            result[i] = abbreviate(names[i], length)
 
 
 def random_effects_table(varcorr: pd.DataFrame, digits: int = 4, title: str = "") -> Table:
@@ -126,7 +143,7 @@ def correlation_blocks(vcov: pd.DataFrame) -> tuple[Block, ...]:
     sd = np.sqrt(np.diag(vcov.to_numpy()))
     correlation = vcov.to_numpy() / np.outer(sd, sd)
     names = list(vcov.index)
-    header = ("",) + tuple(abbreviate(n) for n in names[:-1])
+    header = ("",) + tuple(abbreviate_unique(names[:-1]))
     body = tuple((Cell(names[i]), *[Cell(f"{correlation[i, j]:.3f}", float(correlation[i, j])) for j in range(i)],
                   *[Cell("")] * (p - 1 - i)) for i in range(1, p))
     return (Table(header, body, title="Correlation of Fixed Effects:", name="fixed-effect-correlations"),)

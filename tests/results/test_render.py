@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmixed.results.render import column_decimals, format_column, format_p_value, render_table, significance_stars
-from bayesmixed.results.summary import abbreviate, random_effects_lines
+from bayesmixed.results.summary import abbreviate, abbreviate_unique, random_effects_lines
 from bayesmixed.results.varcorr import sd_and_correlation
 
 
@@ -55,3 +55,20 @@ def test_sd_and_correlation_with_a_zero_variance():
     sd, correlation = sd_and_correlation(np.array([[4.0, 0.0], [0.0, 0.0]]))
     np.testing.assert_array_equal(sd, [2.0, 0.0])
     np.testing.assert_array_equal(correlation, [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_correlation_header_abbreviations_are_distinct_as_r():
+    # R: abbreviate(c("(Intercept)", "dose levelhigh", "dose levellow"), 6) gives "(Intr)" "dslvlh" "dslvll"
+    assert abbreviate_unique(["(Intercept)", "dose levelhigh", "dose levellow"]) == ["(Intr)", "dslvlh", "dslvll"]
+    assert abbreviate_unique(["doselevel1", "doselevel2", "Days"]) == ["dslvl1", "dslvl2", "Days"]
+    assert abbreviate_unique(["x", "x"]) == ["x", "x"]  # identical names cannot be told apart; no endless loop
+
+
+def test_summary_correlation_header_has_no_repeated_names():
+    import bayesmixed as bm
+
+    sleep = bm.datasets.load("sleepstudy")
+    sleep["dose level"] = np.array(["low", "mid", "high"])[sleep["Days"].to_numpy() % 3]
+    text = str(bm.lmer("Reaction ~ Q('dose level') + (1 | Subject)", sleep).summary())
+    header = text.split("Correlation of Fixed Effects:")[1].splitlines()[1].split()
+    assert len(header) == len(set(header)) == 2, header
