@@ -1,5 +1,4 @@
-"""The package's import graph: no cycle among top-level imports, and no cycle beyond the known ones once
-imports inside functions are counted too.
+"""The package's import graph: no cycle, whether or not imports inside functions are counted.
 
 Layers import one way: formula -> design -> engines -> results -> inference -> plots/report -> cli (families
 and errors below them all).  An import inside a function hides a cycle from Python but not from a reader:
@@ -13,14 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bayesmixed"
-
-# Cycles that still close through imports inside functions (each module set is one strongly connected
-# component).  Remove an entry when its cycle is broken; the test fails on any cycle not listed here.
-KNOWN_CYCLES = {
-    # BayesFit.summary / idata import report and inference_data, which import BayesFit's module.
-    frozenset({"bayesmixed.engines.bayes.inference_data", "bayesmixed.engines.bayes.report",
-               "bayesmixed.engines.bayes.result"}),
-}
 
 
 def module_files() -> dict[str, tuple[Path, bool]]:
@@ -138,13 +129,9 @@ def test_no_cycle_among_top_level_imports():
     assert cycles(import_graph(top_level_only=True)) == set()
 
 
-def test_no_new_cycle_through_function_level_imports():
+def test_no_cycle_through_function_level_imports():
     found = cycles(import_graph(top_level_only=False))
-    new = found - KNOWN_CYCLES
-    assert not new, "new import cycle(s): " + "; ".join(" <-> ".join(sorted(c)) for c in new)
-    gone = KNOWN_CYCLES - found
-    assert not gone, ("broken cycle(s) still listed in KNOWN_CYCLES (remove them): "
-                      + "; ".join(" <-> ".join(sorted(c)) for c in gone))
+    assert not found, "import cycle(s): " + "; ".join(" <-> ".join(sorted(c)) for c in found)
 
 
 def test_families_sit_below_engines_and_results():

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import MARGINAL
-from .result import BayesFit
 
 if TYPE_CHECKING:
     import arviz as az
+
+    from .result import BayesFit
 
 STAT_NAMES = ("tree_depth", "n_steps", "diverging", "energy", "step_size", "acceptance_rate", "lp")
 

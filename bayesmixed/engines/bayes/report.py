@@ -8,11 +8,18 @@ import numpy as np
 import pandas as pd
 
 from ...results.table import Block, Cell, Document, Lines, RenderedText, Table
-from .result import ROUTE_TEXT, SAMPLER_TEXT
+from .layout import FULL, MARGINAL, MARGINAL_JOINT
 
 if TYPE_CHECKING:
     from .layout import ParameterLayout
     from .result import BayesFit
+
+ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
+              FULL: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
+              MARGINAL_JOINT: "joint marginal (γ of every term, and β under Normal priors, integrated out together; drawn "
+                              "afterwards from their exact conditional)"}
+SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
+                "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 
 
 def _number(value: float) -> str:

@@ -19,7 +19,7 @@ from ...families import get_family
 from ...results.icc import icc_frame, icc_scale, intercept_variances
 from ...results.prediction import check_prediction_options, interval_frame, interval_note, prediction_rows
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
-from .layout import MARGINAL, MARGINAL_JOINT, ROUTE_NAMES, ParameterLayout
+from .layout import MARGINAL, ROUTE_NAMES, ParameterLayout
 from .posterior import PosteriorDraws, draw_response, unit_deviance
 from .prediction import LINKS, mean_draws, observation_loglik, response_draws
 from .prior import PriorSet
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     from ...design.types import Design
     from ...results.r2 import R2
 
-ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
-              1: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
-              MARGINAL_JOINT: "joint marginal (γ of every term, and β under Normal priors, integrated out together; drawn "
-                              "afterwards from their exact conditional)"}
-SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
-                "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 NEW_LEVEL_REMEDY = "draw their effects from the population distribution N(0, Σ)"
 CONFINT_METHODS = ("quantile",)
 
