@@ -82,7 +82,7 @@ def datasets_command() -> None:
 def parse_command(
     formula: str = typer.Argument(..., help="lme4 formula, e.g. 'Reaction ~ Days + (Days | Subject)'"),
     data: str = typer.Option(..., "--data", "-d", help="bundled data set name or CSV path"),
-    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial, poisson or negbin (NB2)"),
 ) -> None:
     """Show how a formula is read: the fixed effects, each random term, and the sizes of X and each Z."""
     from ..model import Model
@@ -117,7 +117,7 @@ def fit_command(
     data: str = typer.Argument(None, help="bundled data set name or CSV path (not with a spec file)"),
     method: str = typer.Option(None, "--method", "-m",
                                help="reml, ml or bayes (default: reml for gaussian, ml (Laplace) otherwise)"),
-    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial, poisson or negbin (NB2)"),
     weights: str = typer.Option(None, "--weights", "-w",
                                 help="column of prior weights (gaussian: variance σ²/w; binomial: trials of a proportion)"),
     draws: int = typer.Option(1000, help="posterior draws per chain (bayes)"),
@@ -196,7 +196,7 @@ def compare_command(
     data: str = typer.Argument(..., help="bundled data set name or CSV path"),
     bootstrap: int = typer.Option(0, "--bootstrap", "-b", help="parametric-bootstrap simulations (0: none)"),
     seed: int = typer.Option(None, help="random seed of the bootstrap"),
-    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial or poisson"),
+    family: str = typer.Option("gaussian", "--family", "-f", help="gaussian, binomial, poisson or negbin (NB2)"),
     weights: str = typer.Option(None, "--weights", "-w", help="column of prior weights, used by both models"),
 ) -> None:
     """Likelihood-ratio test of two nested models, both fitted by ML (lme4's anova), and optionally its
