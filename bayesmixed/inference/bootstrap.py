@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import BayesmixedError
+from ..progress import progress_display
 from ..results.table import Cell, Document, Rendered, Table
 from .fits import fit_label, nesting_problems
 from .lrt import prepare_for_comparison
@@ -57,7 +58,7 @@ def _run_chunk(replicate: Callable[[np.random.Generator], Any], seeds: Sequence[
 
 
 def run_replicates(replicate: Callable[[np.random.Generator], Any], n: int, size: int, seed: int | None,
-                   n_jobs: int | None, progress: bool, description: str) -> ReplicateRun:
+                   n_jobs: int | None, progress: bool | None, description: str) -> ReplicateRun:
     """Call `replicate(rng)` for n independent generators through joblib; each call returns `size` numbers."""
     import joblib
 
@@ -72,39 +73,15 @@ def run_replicates(replicate: Callable[[np.random.Generator], Any], n: int, size
     failures: list[str] = []
     tasks = (joblib.delayed(_run_chunk)(replicate, children[start:start + chunk]) for start in starts)
     results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-    with _progress_bar(progress, description, n) as advance:
+    with progress_display(description, n, progress) as bar:
         for start, chunk_results in zip(starts, results):
             for offset, (value, failure) in enumerate(chunk_results):
                 if failure is None:
                     values[start + offset] = value
                 else:
                     failures.append(failure)
-            advance(len(chunk_results))
+            bar.advance(len(chunk_results))
     return ReplicateRun(values, tuple(failures), int(root.entropy))
-
-
-class _progress_bar:
-    """A rich progress bar on stderr (nothing when progress is False); `advance(k)` moves it on."""
-
-    def __init__(self, progress: bool, description: str, total: int):
-        self.progress, self.description, self.total = progress, description, total
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.progress:
-            return lambda steps: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.description, total=self.total)
-        return lambda steps: self.bar.update(task, advance=steps)
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +166,7 @@ class BootstrapLRT(Rendered):
 
 
 def bootstrap_lrt(m0: Any, m1: Any, n: int = 1000, seed: int | None = None, n_jobs: int | None = 1,
-                  progress: bool = True, refit: bool = True) -> BootstrapLRT:
+                  progress: bool | None = None, refit: bool = True) -> BootstrapLRT:
     """Parametric bootstrap of the likelihood-ratio statistic 2(ℓ₁ − ℓ₀), m0 nested in m1: simulate n
     responses from m0, refit both models to each, p = (k + 1)/(n + 1) with k simulated statistics >= the
     observed one (pbkrtest's PBmodcomp).  Models that are not nested are refused: simulating from m0 says

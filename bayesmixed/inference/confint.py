@@ -61,7 +61,7 @@ def _selected(names: list[str], old: list[str], parm: str | Sequence[str] | None
 
 
 def confint(fit: Any, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str = "profile",
-            n_boot: int = 500, seed: int | None = None, n_jobs: int | None = 1, progress: bool = False,
+            n_boot: int = 500, seed: int | None = None, n_jobs: int | None = 1, progress: bool | None = None,
             old_names: bool = True) -> NotedFrame:
     """Confidence intervals of the sds, correlations, σ (Gaussian only) and β of a linear or generalised
     linear mixed model.
@@ -162,7 +162,7 @@ class ParameterReplicate:
 
 
 def bootstrap_parameters(fit: Any, n_boot: int, seed: int | None, n_jobs: int | None,
-                         progress: bool) -> tuple[np.ndarray, list[str]]:
+                         progress: bool | None) -> tuple[np.ndarray, list[str]]:
     """(successful replicates x [sd/cor..., σ, β...]) from parametric-bootstrap refits, and notes on them."""
     model = response_model(fit)
     size = model.n_parameters
@@ -177,7 +177,7 @@ def bootstrap_parameters(fit: Any, n_boot: int, seed: int | None, n_jobs: int | 
 
 
 def _bootstrap(fit: Any, rows: list[int], level: float, n_boot: int, seed: int | None, n_jobs: int | None,
-               progress: bool) -> tuple[np.ndarray, list[str]]:
+               progress: bool | None) -> tuple[np.ndarray, list[str]]:
     draws, notes = bootstrap_parameters(fit, n_boot, seed, n_jobs, progress)
     tail = (1 - level) / 2
     return np.quantile(draws[:, rows], [tail, 1 - tail], axis=0).T, notes

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import BayesmixedError
+from ..progress import progress_display
 from ..specs import ModelSpec, SpecFits, fit_spec, load_spec
 from .document import Document
 from .sections import bayes_comparison_section, criteria_section, estimates_section, fitted_section, lrt_section
@@ -101,18 +102,10 @@ def _fits_context(fits: Any) -> ReportContext:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A rich spinner with the current step and the time so far (stderr), or nothing."""
-    if not enabled:
-        yield lambda what: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("[bold]report[/] {task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("starting", total=None)
-        yield lambda what: progress.update(task, description=what)
+def _progress(progressbar: bool | None) -> Iterator[Callable[[str], None]]:
+    """`step(what)`: the report's current step beside a spinner and the time so far (bayesmixed.progress)."""
+    with progress_display("report: starting", progressbar=progressbar) as display:
+        yield lambda what: display.describe(f"report: {what}")
 
 
 def build_document(context: ReportContext, title: str, subtitle: str) -> Document:
@@ -127,10 +120,11 @@ def build_document(context: ReportContext, title: str, subtitle: str) -> Documen
     return Document(title, subtitle, sections)
 
 
-def report(source: Any, path: str | Path, quick: bool | None = None, progress: bool = True) -> Path:
+def report(source: Any, path: str | Path, quick: bool | None = None, progress: bool | None = None) -> Path:
     """Write a report of a spec (a models/*.toml path or a ModelSpec: fitted here) or of fits
     ({label: fit}, {label: {method: fit}}, a list, or one fit) to path: .html (one self-contained file)
-    or .md (markdown, figures in <stem>_files/).  quick shortens chains and the bootstrap (see specs)."""
+    or .md (markdown, figures in <stem>_files/).  quick shortens chains and the bootstrap (see specs);
+    progress: see bayesmixed.progress (shown when stderr is a terminal)."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise BayesmixedError(f"report writes .html or .md files; got {str(path)!r}")

@@ -81,7 +81,7 @@ def sample_with_pymc(design: Design, layout: ParameterLayout, priors: PriorSet, 
     """Sample the PyMC model with nuts_sampler = pymc | nutpie | numpyro; return draws in the kernel's layout."""
     import pymc as pm
 
-    from .samplers import progress_wanted
+    from ...progress import progress_wanted
 
     started = time.perf_counter()
     model = build_pymc_model(design, priors)

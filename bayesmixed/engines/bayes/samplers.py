@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from ...progress import ProgressHandle, progress_display
 from .seeds import CHAIN, compiled_state
 
 CHUNK = 100  # iterations between progress updates
@@ -23,19 +22,11 @@ class ChainOutput:
     warmup_steps: np.ndarray  # (chains,) leapfrog steps (gradient evaluations) spent tuning
 
 
-def progress_wanted(progressbar: bool | None) -> bool:
-    """Default: on in a terminal or a Jupyter kernel, off otherwise (CI logs, pipes)."""
-    if progressbar is not None:
-        return bool(progressbar)
-    if "ipykernel" in sys.modules:
-        return True
-    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
-
-
 def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, seed, dense: bool,
                    initial_inverse_metric: np.ndarray | None = None, target_accept: float = 0.8, max_depth: int = 10,
                    progressbar: bool | None = None, cores: int | None = None) -> ChainOutput:
-    """Sample len(inits) chains of the packed model with the numba NUTS; chains run in parallel threads.
+    """Sample len(inits) chains of the packed model with the numba NUTS; chains run in parallel threads
+    (progressbar: see bayesmixed.progress).
 
     initial_inverse_metric: (D, D) (dense) or (D,) (diagonal) guess used until the first warm-up window ends.
     """
@@ -50,10 +41,9 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
     inverse_diag = np.tile(np.diag(start_dense), (chains, 1))
     warmup_steps = np.zeros(chains)
     total = tune + draws
-    bar = _ProgressBar(chains * total, f"Sampling {chains} chains") if progress_wanted(progressbar) else None
     dense_size = D if dense else 0
 
-    def run_chain(c: int) -> None:
+    def run_chain(c: int, bar: ProgressHandle) -> None:
         x = np.ascontiguousarray(inits[c], dtype=np.float64).copy()
         grad = np.zeros(D)
         scalars = np.zeros(8)
@@ -66,39 +56,16 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
             stop = min(start + CHUNK, total)
             run_iterations(model, x, grad, scalars, inverse_diag[c], inv_dense, chol_dense, *welford, rng, dense,
                            schedule, float(target_accept), int(max_depth), start, stop, tune, out_draws[c], out_stats[c])
-            if bar is not None:
-                bar.advance(stop - start)
+            bar.advance(stop - start)
         warmup_steps[c] = scalars[WARMUP_STEPS]
 
     workers = max(1, min(chains, cores or os.cpu_count() or 1))
-    try:
+    with progress_display(f"Sampling {chains} chains", chains * total, progressbar) as bar:
         if workers == 1:
             for c in range(chains):
-                run_chain(c)
+                run_chain(c, bar)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(run_chain, range(chains)))
-    finally:
-        if bar is not None:
-            bar.close()
+                list(pool.map(run_chain, range(chains), [bar] * chains))
     return ChainOutput(out_draws, out_stats, inverse_diag, warmup_steps)
 
-
-class _ProgressBar:
-    """A thread-safe rich progress bar."""
-
-    def __init__(self, total: int, description: str):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._lock = threading.Lock()
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-        self._task = self._progress.add_task(description, total=total)
-        self._progress.start()
-
-    def advance(self, steps: int) -> None:
-        with self._lock:
-            self._progress.advance(self._task, steps)
-
-    def close(self) -> None:
-        self._progress.stop()
