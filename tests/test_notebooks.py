@@ -98,14 +98,16 @@ LESSON_CHECKS: dict[str, Callable[[dict], None]] = {
 
 
 def check_outputs(notebook, name: str) -> None:
-    """Every code cell ran once, in order (execution counts 1..n), without an error, with output;
-    every cell that draws has a PNG; the last cell printed the LESSONS line."""
+    """Every code cell ran once, in order (execution counts 1..n), without an error or a progress bar's
+    widget warning, with output; every cell that draws has a PNG; the last cell printed the LESSONS line."""
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     counts = [cell.get("execution_count") for cell in code_cells]
     assert counts == list(range(1, len(code_cells) + 1)), f"{name}: execution counts {counts} are not 1..n"
     for cell in code_cells:
         first_line = cell.source.splitlines()[0]
         assert cell.outputs, f"{name}: cell {cell.execution_count} ({first_line!r}) has no output"
+        text = "".join(output.get("text", "") for output in cell.outputs)
+        assert "ipywidgets" not in text, f"{name}: cell {cell.execution_count} shows a progress bar's widget warning"
         errors = [output for output in cell.outputs if output.output_type == "error"]
         assert not errors, f"{name}: cell {cell.execution_count} raised {errors[0].get('ename')}"
         if any(call in cell.source for call in FIGURE_CALLS):

@@ -154,7 +154,9 @@ def profile_zeta(grid: np.ndarray, data: pd.DataFrame) -> np.ndarray:
 profiles = {}
 for name, data, this_fit, top in [("Dyestuff", dyestuff, fit, 130), ("simulated Dyestuff2", dyestuff2, fit2, 5)]:
     grid = np.linspace(0, top, 121)
-    interval = this_fit.confint(method="profile").loc[".sig01"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the singular fit's ML refit repeats the warning above
+        interval = this_fit.confint(method="profile").loc[".sig01"].to_numpy()
     profiles[name] = (grid, profile_zeta(grid, data), interval)
     print(f"{name}: profile 95% interval for sigma_alpha {interval.round(3)}")
 
@@ -216,7 +218,7 @@ print("share of bootstrap estimates at 0:", zero_fraction)
 intervals = {}
 for name, this_fit in [("Dyestuff", fit), ("simulated Dyestuff2", fit2)]:
     own = np.quantile(boot[name], [0.025, 0.975])
-    packaged = this_fit.confint(method="boot", n_boot=N_MC, seed=4).loc[".sig01"].to_numpy()
+    packaged = this_fit.confint(method="boot", n_boot=N_MC, seed=4, progress=False).loc[".sig01"].to_numpy()
     profile = profiles[name][2]
     intervals[name] = {"profile": profile, "bootstrap (above)": own, "confint(method='boot')": packaged}
 pd.DataFrame({(name, how): bounds for name, rows in intervals.items() for how, bounds in rows.items()},
