@@ -126,6 +126,7 @@ SLOW = {"verbagg crossed binomial"}
 def all_diagnostics(fit) -> dict:
     """Max R-hat and min bulk / tail ESS over the parameters and every random effect's γ draws."""
     from bayesmixed.engines.bayes.diagnostics import ess_bulk, ess_tail, rhat
+    from bayesmixed.engines.bayes.sample_stats import DIVERGING
 
     table = fit.parameters
     r_hat, bulk, tail = [table["r_hat"].max()], [table["ess_bulk"].min()], [table["ess_tail"].min()]
@@ -138,7 +139,7 @@ def all_diagnostics(fit) -> dict:
             bulk.append(ess_bulk(chain_draws))
             tail.append(ess_tail(chain_draws))
     return {"max_rhat": float(np.nanmax(r_hat)), "min_bulk": float(np.nanmin(bulk)), "min_tail": float(np.nanmin(tail)),
-            "divergences": int(fit.sample_stats[..., 2].sum())}
+            "divergences": int(fit.sample_stats[..., DIVERGING].sum())}
 
 
 def run_ours(name: str) -> dict:

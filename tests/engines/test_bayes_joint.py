@@ -15,6 +15,7 @@ from bayesmixed.design import build_design
 from bayesmixed.engines.bayes import default_priors, fit_bayes
 from bayesmixed.engines.bayes.layout import MARGINAL, MARGINAL_JOINT, constrain_draws, make_layout, pack_model
 from bayesmixed.engines.bayes.prior import cor_name, sd_name
+from bayesmixed.engines.bayes.sample_stats import DIVERGING
 
 
 def two_factor_frame(seed: int = 0, n: int = 70) -> pd.DataFrame:
@@ -251,7 +252,7 @@ def test_default_fit_samples_cleanly(name):
     formula, data = STRUCTURES[name]
     fit = fit_bayes(build_design(formula, data()), seed=1, draws=500, tune=500, progressbar=False, warn=False)
     assert fit.route == "joint marginal"
-    assert fit.sample_stats[..., 2].sum() == 0
+    assert fit.sample_stats[..., DIVERGING].sum() == 0
     assert fit.parameters["r_hat"].max() <= 1.01
     assert fit.parameters["ess_bulk"].min() > 400
     assert "joint marginal" in fit.summary()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import warn_user
+from .sample_stats import DIVERGING, ENERGY, TREE_DEPTH
 
 RHAT_LIMIT, ESS_LIMIT, BFMI_LIMIT = 1.01, 400.0, 0.3
 
@@ -142,13 +143,13 @@ class Diagnosis:
 
 
 def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosis:
-    """Check a parameter table and sampler stats (chains, draws, 7) against the usual limits."""
+    """Check a parameter table and sampler stats (chains, draws, N_STATS) against the usual limits."""
     max_rhat = float(np.nanmax(table["r_hat"])) if len(table) else np.nan
     min_bulk = float(np.nanmin(table["ess_bulk"])) if len(table) else np.nan
     min_tail = float(np.nanmin(table["ess_tail"])) if len(table) else np.nan
-    divergences = int(stats[..., 2].sum())
-    energy_bfmi = bfmi(stats[..., 3])
-    depth_hits = int((stats[..., 0] >= max_depth).sum())
+    divergences = int(stats[..., DIVERGING].sum())
+    energy_bfmi = bfmi(stats[..., ENERGY])
+    depth_hits = int((stats[..., TREE_DEPTH] >= max_depth).sum())
     problems = []
     if max_rhat > RHAT_LIMIT:
         worst = table["r_hat"].idxmax()

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .layout import MARGINAL
+from .sample_stats import DIVERGING, STAT_COLUMNS
 
 if TYPE_CHECKING:
     import arviz as az
 
     from .result import BayesFit
-
-STAT_NAMES = ("tree_depth", "n_steps", "diverging", "energy", "step_size", "acceptance_rate", "lp")
 
 
 def posterior_dict(fit: BayesFit) -> tuple[dict, dict, dict]:
@@ -27,6 +26,8 @@ def posterior_dict(fit: BayesFit) -> tuple[dict, dict, dict]:
     dims = {"beta": ["fixef"]}
     if fit.sigma_draws is not None:
         variables["sigma"] = fit.sigma_draws.reshape(shape)
+    if d.family == "negbin":  # the NB2 size θ, var = μ + μ²/θ
+        variables["theta"] = fit.posterior.dispersion.reshape(shape)
     for label, term, t, gamma in zip(group_labels(d.terms), d.terms, fit.layout.terms, fit.ranef_samples):
         column_dim, level_dim = f"{label}_column", f"{label}_level"
         coords[column_dim], coords[level_dim] = list(term.columns), list(term.levels)
@@ -55,8 +56,8 @@ def to_inference_data(fit: BayesFit, predictive: bool = False) -> az.InferenceDa
         prior_predictive = {response: fit.predictive_draws().reshape(shape + (fit.design.n,))} if predictive else None
         return az.from_dict(prior=variables, prior_predictive=prior_predictive, observed_data=observed,
                             coords=coords, dims=dims)
-    stats = {name: fit.sample_stats[..., i] for i, name in enumerate(STAT_NAMES)}
-    stats["diverging"] = stats["diverging"].astype(bool)
+    stats = {name: fit.sample_stats[..., i] for i, name in enumerate(STAT_COLUMNS)}
+    stats[STAT_COLUMNS[DIVERGING]] = stats[STAT_COLUMNS[DIVERGING]].astype(bool)
     by_group = fit.layout.route == MARGINAL
     loglik = fit.log_likelihood("group" if by_group else "observation")
     if by_group:

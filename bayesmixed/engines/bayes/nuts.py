@@ -16,10 +16,10 @@ import numpy as np
 
 from .factors import cholesky_inplace, compiled
 from .kernels import log_density
+from .sample_stats import ACCEPTANCE_RATE, DIVERGING, ENERGY, LOG_DENSITY, N_STEPS, STEP_SIZE, TREE_DEPTH
 
 # Indices into a chain's float state.
 LP, STEP, MU, S_BAR, X_BAR, DA_COUNT, WELFORD_N, WARMUP_STEPS = range(8)
-N_STATS = 7  # per draw: tree depth, leapfrog steps, diverging, energy, step size, acceptance, log density
 
 
 @compiled
@@ -289,13 +289,13 @@ def run_iterations(model, x, grad, scalars, inv_diag, inv_dense, chol_dense, wel
         else:
             row = it - n_tune
             out_draws[row, :] = x
-            out_stats[row, 0] = depth
-            out_stats[row, 1] = n_steps
-            out_stats[row, 2] = 1.0 if diverging else 0.0
-            out_stats[row, 3] = energy
-            out_stats[row, 4] = scalars[STEP]
-            out_stats[row, 5] = accept
-            out_stats[row, 6] = lp
+            out_stats[row, TREE_DEPTH] = depth
+            out_stats[row, N_STEPS] = n_steps
+            out_stats[row, DIVERGING] = 1.0 if diverging else 0.0
+            out_stats[row, ENERGY] = energy
+            out_stats[row, STEP_SIZE] = scalars[STEP]
+            out_stats[row, ACCEPTANCE_RATE] = accept
+            out_stats[row, LOG_DENSITY] = lp
 
 
 @compiled

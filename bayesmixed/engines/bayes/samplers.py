@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...progress import ProgressHandle, progress_display
+from .sample_stats import N_STATS
 from .seeds import CHAIN, compiled_state
 
 CHUNK = 100  # iterations between progress updates
@@ -17,7 +18,7 @@ CHUNK = 100  # iterations between progress updates
 @dataclass(frozen=True)
 class ChainOutput:
     draws: np.ndarray  # (chains, draws, D) unconstrained
-    stats: np.ndarray  # (chains, draws, 7): depth, steps, diverging, energy, step size, acceptance, lp
+    stats: np.ndarray  # (chains, draws, N_STATS): columns sample_stats.STAT_COLUMNS
     inverse_metric: np.ndarray  # (chains, D) diagonal of the adapted inverse metric
     warmup_steps: np.ndarray  # (chains,) leapfrog steps (gradient evaluations) spent tuning
 
@@ -30,7 +31,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
 
     initial_inverse_metric: (D, D) (dense) or (D,) (diagonal) guess used until the first warm-up window ends.
     """
-    from .nuts import N_STATS, STEP, WARMUP_STEPS, run_iterations, warmup_schedule
+    from .nuts import STEP, WARMUP_STEPS, run_iterations, warmup_schedule
 
     chains, D = inits.shape
     schedule = warmup_schedule(tune)
