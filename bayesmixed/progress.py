@@ -1,12 +1,14 @@
 """One progress display for the long runs (NUTS sampling, bootstrap replicates, report building): a rich bar,
 or a spinner with the elapsed time when the amount of work is unknown, on stderr.
 
-Default (progressbar=None): shown when stderr is a terminal or inside a Jupyter kernel, and not under CI, so
-logs and pipes stay clean; True or False overrides.  rich is imported only when a display is shown.
+Default (progressbar=None): shown when stderr is a terminal, or inside a Jupyter kernel that has ipywidgets
+(rich draws there through it, and warns without it), and not under CI, so logs and pipes stay clean; True or
+False overrides.  rich is imported only when a display is shown.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import threading
@@ -16,11 +18,12 @@ from typing import Any
 
 
 def progress_wanted(progressbar: bool | None) -> bool:
-    """progressbar when given; else whether stderr is a terminal (or a Jupyter kernel runs) outside CI."""
+    """progressbar when given; else whether stderr is a terminal (or a Jupyter kernel with ipywidgets runs)
+    outside CI."""
     if progressbar is not None:
         return bool(progressbar)
     if "ipykernel" in sys.modules:
-        return True
+        return importlib.util.find_spec("ipywidgets") is not None and not os.environ.get("CI")
     return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
 
 

@@ -112,6 +112,17 @@ def test_default_follows_the_terminal(monkeypatch):
     assert progress.progress_wanted(True)
 
 
+@pytest.mark.parametrize("widgets", [True, False])
+def test_a_notebook_shows_it_only_with_ipywidgets(widgets, monkeypatch):
+    """rich draws in Jupyter through ipywidgets and warns when they are missing."""
+    monkeypatch.setitem(sys.modules, "ipykernel", object())
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(progress.importlib.util, "find_spec",
+                        lambda name: object() if widgets and name == "ipywidgets" else None)
+    assert progress.progress_wanted(None) is widgets
+    assert progress.progress_wanted(True)
+
+
 def test_display_off_is_a_handle_that_does_nothing(displays):
     with progress.progress_display("work", 3, progressbar=False) as handle:
         handle.advance(3)
