@@ -178,7 +178,8 @@ def report_command(
     spec: str = typer.Argument(..., help="model spec file, e.g. models/sleepstudy.toml"),
     output: str = typer.Option(..., "--output", "-o", help="report file: .html (self-contained) or .md (figures in a folder beside it)"),
     quick: bool = typer.Option(False, "--quick", help="short chains and a small bootstrap, for a draft"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="show what is being fitted"),
+    progress: bool | None = typer.Option(None, "--progress/--no-progress",
+                                         help="show what is being fitted (default: when stderr is a terminal)"),
 ) -> None:
     """Fit what a model spec names by ML, REML and Bayes and write one report: estimates side by side,
     information criteria, LRTs and the parametric bootstrap, LOO, diagnostic panels, simulated residuals."""
