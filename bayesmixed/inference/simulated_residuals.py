@@ -109,9 +109,9 @@ def _frequentist_simulations(fit: Any, n: int, conditional: bool, rng: np.random
     mean = fit.fitted(re=True).to_numpy(dtype=float)
     if design.family == "gaussian":
         return mean[None, :] + fit.sigma * rng.standard_normal((n, design.n))
-    if design.family == "binomial":
-        return rng.binomial(design.trials.astype(int)[None, :], np.clip(mean, 0.0, 1.0)[None, :], size=(n, design.n)).astype(float)
-    return rng.poisson(mean[None, :], size=(n, design.n)).astype(float)
+    # the family draws (binomial successes out of the trials, Poisson or negative-binomial counts), so a new
+    # family's residuals are simulated from its own distribution, dispersion included
+    return np.stack([fit.family.sample(mean, fit.problem.weights, rng) for _ in range(n)])
 
 
 def simulate_residuals(fit: Any, n: int = 250, seed: int | None = 0, conditional: bool = True,

@@ -117,3 +117,17 @@ def test_public_names_and_the_figure(correct_fit):
     assert bm.simulate_residuals is simulate_residuals
     figure = bm.plots.scaled_residuals(simulate_residuals(correct_fit, n=50, seed=1))
     assert [axes.get_title() for axes in figure.axes] == ["Uniform QQ", "Residuals vs predicted", "Dispersion test"]
+
+
+def test_negative_binomial_fit_is_judged_against_its_own_distribution():
+    # NB2 counts (θ = 2) fitted by an NB2 GLMM: conditional simulations must come from the NB, not a Poisson
+    # (Poisson draws made this correct model look overdispersed: dispersion ratio ~2.7, p = 0)
+    rng = np.random.default_rng(11)
+    group = np.repeat(np.arange(30), 15)
+    x = rng.normal(size=group.size)
+    mu = np.exp(1.0 + 0.4 * x + rng.normal(0.0, 0.5, 30)[group])
+    data = pd.DataFrame({"g": [f"G{i}" for i in group], "x": x, "y": rng.negative_binomial(2.0, 2.0 / (2.0 + mu))})
+    fit = bm.Model("y ~ x + (1 | g)", data, family="negbin").fit("ml")
+    result = simulate_residuals(fit, n=250, seed=1)
+    assert 0.6 < result.dispersion().statistic < 1.4
+    assert result.uniformity().p_value > 0.01
