@@ -21,7 +21,8 @@ from .errors import BayesmixedError
 METHODS = ("reml", "ml", "bayes")
 FAMILIES = ("gaussian", "binomial", "poisson")
 INTERVALS = ("profile", "boot", "wald")
-PRIOR_CONSTRUCTORS = ("Normal", "StudentT", "Cauchy", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "LKJ")
+PRIOR_CONSTRUCTORS = ("Normal", "StudentT", "Cauchy", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "InverseSqrtHalfNormal",
+                      "LKJ")
 # Environment variable that makes every spec run with short chains and few bootstrap samples (tests, CI, drafts).
 QUICK_ENV = "BAYESMIXED_QUICK"
 

@@ -40,7 +40,7 @@ class NegativeBinomial(Family):
     canonical_link = ""  # the canonical link log(μ/(μ + θ)) depends on θ; the log link is used
     has_dispersion = True
     lognormal_variance = True  # σ²_d = log(1 + 1/λ + 1/θ), insight's nbinom2
-    supports_bayes = False
+    supports_bayes = True
     dispersion_name = "theta (size)"
 
     @property

@@ -98,7 +98,7 @@ def r2(fit: Any, level: float = 0.95) -> R2:
     if not design.terms:
         raise BayesmixedError("R² (Nakagawa & Schielzeth) is for mixed models; this one has no random effects")
     # a Bayesian fit uses its family's default link (the Bayes engine's LINKS); a likelihood fit carries its family
-    family = get_family(design.family) if fit.is_bayes else fit.family
+    family = get_family(design.family, dispersion=fit.dispersion) if fit.is_bayes else fit.family
     notes = ["R²_m = σ²_f / (σ²_f + σ²_l + σ²_d), R²_c = (σ²_f + σ²_l) / (σ²_f + σ²_l + σ²_d); "
              "σ²_f = var(Xβ); σ²_l = Σ mean_i z_i'Σz_i over the random terms (slopes included)"]
     if fit.is_bayes:

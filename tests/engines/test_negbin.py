@@ -124,13 +124,11 @@ def test_simulate_and_refit_recover_the_dispersion():
     assert refit.family.dispersion != fit.dispersion  # estimated again, not carried over
 
 
-def test_negbin_needs_counts_and_is_not_sampled_by_bayes():
+def test_negbin_needs_counts():
     data = dataset("slopes")
     data["y"] = data["y"] + 0.5
     with pytest.raises(BayesmixedError, match="negative binomial response 'y' must hold non-negative whole-number counts"):
         bm.glmer("y ~ x + (1 | g)", data, "negbin")
-    with pytest.raises(BayesmixedError, match="negbin"):
-        bm.Model("y ~ x + (1 | g)", dataset("slopes"), "negbin").fit("bayes")
 
 
 def test_poisson_counts_give_a_large_size_and_a_pointer_to_the_poisson_model():

@@ -40,7 +40,36 @@ def prior_logp_grad(row, value):
         return LOG_2 - 0.5 * z * z - math.log(row[1]) - 0.5 * LOG_2PI, -z / row[1]
     if code == 4:  # Exponential(lam=a)
         return math.log(row[1]) - row[1] * value, -row[1]
+    if code == 6:  # InverseSqrtHalfNormal(sigma=a): 1/√value ~ HalfNormal(a), density ½ value^(−3/2) HalfNormal(value^(−½))
+        inverse = 1.0 / (value * row[1] * row[1])  # (1/√value)² / a²
+        return (-0.5 * inverse - math.log(row[1]) - 0.5 * LOG_2PI - 1.5 * math.log(value),
+                (0.5 * inverse - 1.5) / value)
     return 0.0, 0.0
+
+
+@compiled
+def digamma(x):
+    """ψ(x) for x > 0: recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then the asymptotic series (error < 1e-13)."""
+    shift = 0.0
+    while x < 10.0:
+        shift -= 1.0 / x
+        x += 1.0
+    inv2 = 1.0 / (x * x)
+    return shift + math.log(x) - 0.5 / x - inv2 * (1.0 / 12.0 - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (
+        1.0 / 240.0 - inv2 * (1.0 / 132.0)))))
+
+
+@compiled
+def negbin_logp_grad(y, eta, theta, log_theta):
+    """NB2 log p(y | μ = e^η, θ) less log y!, = lgamma(y+θ) − lgamma(θ) + θ log θ + yη − (y+θ) log(θ+μ), with its
+    derivatives d/dη = y − (y+θ)s and d/dlog θ = θ[ψ(y+θ) − ψ(θ) − log(1 + μ/θ) + s] − y(1−s), s = μ/(θ+μ)."""
+    gap = eta - log_theta  # log(μ/θ)
+    log1p_ratio = gap + math.log1p(math.exp(-gap)) if gap > 0 else math.log1p(math.exp(gap))  # log(1 + μ/θ)
+    share = 1.0 / (1.0 + math.exp(-gap))  # s
+    lp = (math.lgamma(y + theta) - math.lgamma(theta) + y * (eta - log_theta) - (y + theta) * log1p_ratio)
+    grad_eta = y - (y + theta) * share
+    grad_log_theta = theta * (digamma(y + theta) - digamma(theta) - log1p_ratio + share) - y * (1.0 - share)
+    return lp, grad_eta, grad_log_theta
 
 
 @compiled

@@ -192,7 +192,7 @@ def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
 
 
 def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> np.ndarray:
-    """Least squares β (link scale for GLMs), residual σ, sds at a fifth of their prior scale, u = 0."""
+    """Least squares β (link scale for GLMs), residual σ or the NB size's moment estimate, sds at a fifth of their prior scale, u = 0."""
     x0 = np.zeros(layout.size)
     y = np.asarray(design.y, dtype=float)
     if design.family == "gaussian":
@@ -204,14 +204,22 @@ def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> 
         target = np.log(y + 0.5) - design.offset
     beta, *_ = np.linalg.lstsq(design.X, target, rcond=None)
     x0[layout.beta] = beta[: layout.p]  # p = 0 when the joint route integrates β out
-    if layout.sigma_index >= 0:
+    if design.family == "gaussian":
         x0[layout.sigma_index] = np.log(max(float(np.std(target - design.X @ beta)), 1e-8))
+    elif design.family == "negbin":
+        x0[layout.sigma_index] = np.log(moment_size(y / np.exp(design.offset)))
     for t in layout.terms:
         for c, column in enumerate(t.columns):
             prior = priors[sd_name(t.group, column)]
             scale = prior.param("sigma") if "sigma" in dict(prior.params) else 1.0 / prior.param("lam")
             x0[t.sd_index + c] = np.log(scale / 5.0)
     return x0
+
+
+def moment_size(counts: np.ndarray) -> float:
+    """The NB2 size from the moments, θ = m²/(v − m), clipped to [0.05, 1000] (1000 where v ≤ m: no overdispersion)."""
+    mean, variance = float(np.mean(counts)), float(np.var(counts))
+    return float(np.clip(mean**2 / (variance - mean), 0.05, 1e3)) if variance > mean else 1e3
 
 
 def starting_points(design: Design, layout: ParameterLayout, priors: PriorSet, model: tuple, chains: int,
@@ -223,7 +231,7 @@ def starting_points(design: Design, layout: ParameterLayout, priors: PriorSet, m
     x0 = initial_point(design, layout, priors)
     if is_marginal(layout.route):
         coordinates = np.arange(layout.size)
-    else:  # β and log σ: the random-effect coordinates have no curvature to speak of at u = 0
+    else:  # β and log σ (log θ): the random-effect coordinates have no curvature to speak of at u = 0
         coordinates = np.arange(layout.p + (1 if layout.sigma_index >= 0 else 0))
     mode, covariance = laplace_start(model, x0, coordinates)
     rng = generator(seed, START)
@@ -249,7 +257,7 @@ def sample_prior(layout: ParameterLayout, priors: PriorSet, design: Design, draw
     for j, name in enumerate(design.fixef_names):
         out[..., j] = sample_one(priors[name], rng, shape)
     if layout.sigma_index >= 0:
-        out[..., layout.sigma_index] = np.log(sample_one(priors["sigma"], rng, shape))
+        out[..., layout.sigma_index] = np.log(sample_one(priors[layout.scale_name], rng, shape))
     for t in layout.terms:
         for c, column in enumerate(t.columns):
             out[..., t.sd_index + c] = np.log(sample_one(priors[sd_name(t.group, column)], rng, shape))
@@ -280,5 +288,7 @@ def sample_one(prior: Prior, rng: np.random.Generator, shape: tuple[int, ...]) -
         return np.abs(p["sigma"] * rng.standard_t(p["nu"], shape))
     if prior.family == "Exponential":
         return rng.exponential(1.0 / p["lam"], shape)
+    if prior.family == "InverseSqrtHalfNormal":
+        return 1.0 / rng.normal(0.0, p["sigma"], shape) ** 2
     raise BayesmixedError(f"cannot draw from {prior!r}")
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .factors import (LOG_2PI, assemble_factors, backward_factors, cholesky_inplace, compiled,
-                      fixed_and_sigma_priors, lower_inverse)
+                      fixed_and_sigma_priors, lower_inverse, negbin_logp_grad)
 from .joint import joint_logp_grad
 from .layout import HEADER_INTS, TERM_INTS
 
@@ -212,6 +212,8 @@ def full_logp_grad(x, grad, model):
         term_base[t] = ints[HEADER_INTS + TERM_INTS * t + 5] - u_start
         term_column[t] = ints[HEADER_INTS + TERM_INTS * t + 6]
     v = math.exp(2.0 * x[sigma_index]) if family == 0 else 1.0
+    log_theta = x[sigma_index] if family == 3 else 0.0  # NB2's size θ on the log scale, in σ's slot
+    theta = math.exp(log_theta)
     sum_sq = 0.0
     for r in range(n):
         eta = offset[r]
@@ -229,6 +231,10 @@ def full_logp_grad(x, grad, model):
             log1p_exp = eta + math.log1p(math.exp(-eta)) if eta > 0 else math.log1p(math.exp(eta))
             lp += y[r] * eta - trials[r] * log1p_exp
             grad_eta = y[r] - trials[r] / (1.0 + math.exp(-eta))
+        elif family == 3:
+            lp_r, grad_eta, grad_log_theta = negbin_logp_grad(y[r], eta, theta, log_theta)
+            lp += lp_r
+            grad[sigma_index] += grad_log_theta
         else:
             mean = math.exp(eta)
             lp += y[r] * eta - mean

@@ -1,6 +1,6 @@
 """Where each parameter lives in the sampler's unconstrained vector, and the data packed for the kernel.
 
-Unconstrained vector, in order: β (p); log σ (gaussian); per random term t: log sd_t (k_t) then, for a
+Unconstrained vector, in order: β (p); log σ (gaussian) or log θ (negative binomial size); per random term t: log sd_t (k_t) then, for a
 correlated term with k_t > 1, k_t(k_t−1)/2 free values z that map to the Cholesky factor of its
 correlation matrix through tanh (Stan's canonical partial correlations); on the full route, then each
 term's standard-normal u_t (levels x k_t, level-major), with γ_j = diag(sd_t) L_t u_j.
@@ -24,7 +24,9 @@ from .prior import PriorSet, cor_name, sd_name
 if TYPE_CHECKING:
     from ...design.types import Design
 
-FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2}
+FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2, "negbin": 3}
+# The family's one positive scalar parameter, sampled on the log scale in the kernel's sigma slot.
+SCALE_NAMES = {"gaussian": "sigma", "negbin": "theta"}
 MARGINAL, FULL, MARGINAL_JOINT = 0, 1, 2
 ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal"}
 # The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
@@ -61,9 +63,14 @@ class ParameterLayout:
     route: int
     family: str
     p: int
-    sigma_index: int  # -1 unless gaussian
+    sigma_index: int  # log σ (gaussian) or log θ (negbin); -1 for families without such a parameter
     terms: tuple[TermLayout, ...]
     size: int
+
+    @property
+    def scale_name(self) -> str:
+        """The name of the parameter at sigma_index in priors and draws: "sigma" or "theta"."""
+        return SCALE_NAMES[self.family]
 
     @property
     def beta(self) -> slice:
@@ -74,7 +81,7 @@ def make_layout(design: Design, route: int, centred: frozenset[str] = frozenset(
     """Parameter positions; `centred` names grouping factors whose effects the full route samples centred."""
     index = design.p
     sigma_index = -1
-    if design.family == "gaussian":
+    if design.family in SCALE_NAMES:
         sigma_index, index = index, index + 1
     terms, column_offset = [], 0
     for term in design.terms:
@@ -119,9 +126,9 @@ def marginal_supported(design: Design) -> bool:
 
 
 def prior_table(layout: ParameterLayout, priors: PriorSet, design: Design) -> np.ndarray:
-    """(rows, 4) kernel prior rows: p fixed effects, then σ, then per term k sds and one LKJ row."""
+    """(rows, 4) kernel prior rows: p fixed effects, then σ or θ, then per term k sds and one LKJ row."""
     rows = [priors[name].kernel_row() for name in design.fixef_names]
-    rows.append(priors["sigma"].kernel_row() if layout.sigma_index >= 0 else (0.0, 0.0, 1.0, 0.0))
+    rows.append(priors[layout.scale_name].kernel_row() if layout.sigma_index >= 0 else (0.0, 0.0, 1.0, 0.0))
     for t in layout.terms:
         rows.extend(priors[sd_name(t.group, c)].kernel_row() for c in t.columns)
         rows.append(priors[cor_name(t.group)].kernel_row() if t.correlated else (5.0, 1.0, 0.0, 0.0))
@@ -233,10 +240,10 @@ def joint_statistics(X: np.ndarray, y: np.ndarray, Z, weights: np.ndarray | None
 
 
 def constrain_draws(layout: ParameterLayout, draws: np.ndarray) -> dict[str, np.ndarray]:
-    """Unconstrained draws (..., size) -> β (..., p), sigma (...), per term sd (..., k) and Cholesky of correlation (..., k, k)."""
+    """Unconstrained draws (..., size) -> β (..., p), sigma or theta (...), per term sd (..., k) and Cholesky of correlation (..., k, k)."""
     out: dict[str, np.ndarray] = {"beta": draws[..., layout.beta]}
     if layout.sigma_index >= 0:
-        out["sigma"] = np.exp(draws[..., layout.sigma_index])
+        out[layout.scale_name] = np.exp(draws[..., layout.sigma_index])
     for i, t in enumerate(layout.terms):
         out[f"sd{i}"] = np.exp(draws[..., t.sd_index : t.sd_index + t.k])
         out[f"chol{i}"] = correlation_cholesky(draws[..., t.corr_index : t.corr_index + t.n_corr], t.k) if t.correlated else (

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...errors import BayesmixedError
 from .layout import (MARGINAL, MARGINAL_JOINT, ParameterLayout, constrain_draws, correlation_cholesky, is_marginal,
                      pack_model)
 from .prior import correlation_name, sd_name
@@ -77,6 +78,11 @@ class PosteriorDraws:
         """(S,) residual sd draws; None for families without one."""
         return self.flat_named("sigma") if "sigma" in self.named else None
 
+    @property
+    def dispersion(self) -> np.ndarray | None:
+        """(S,) draws of the family's scalar parameter: σ (gaussian), θ (negative binomial); None otherwise."""
+        return self.flat_named(self.layout.scale_name) if self.layout.sigma_index >= 0 else None
+
     def correlation_cholesky(self, term) -> np.ndarray:
         """(S, k, k) Cholesky factors of a correlated layout term's correlation matrix."""
         return correlation_cholesky(self.flat[:, term.corr_index:term.corr_index + term.n_corr], term.k)
@@ -107,11 +113,11 @@ class PosteriorDraws:
 
 
 def named_draws(layout: ParameterLayout, design: Design, unconstrained: np.ndarray) -> dict[str, np.ndarray]:
-    """{parameter name as summary() prints it: (chains, draws)} for β, σ, every sd and every correlation."""
+    """{parameter name as summary() prints it: (chains, draws)} for β, σ or θ, every sd and every correlation."""
     c = constrain_draws(layout, unconstrained)
     out = {name: c["beta"][..., j] for j, name in enumerate(design.fixef_names)}
-    if "sigma" in c:
-        out["sigma"] = c["sigma"]
+    if layout.sigma_index >= 0:
+        out[layout.scale_name] = c[layout.scale_name]
     for i, t in enumerate(layout.terms):
         for a, column in enumerate(t.columns):
             out[sd_name(t.group, column)] = c[f"sd{i}"][..., a]
@@ -178,7 +184,7 @@ def eta_chunks(beta: np.ndarray, gammas: list[np.ndarray], X: np.ndarray, offset
 def inverse_link(family: str, eta: np.ndarray) -> np.ndarray:
     if family == "binomial":
         return 1.0 / (1.0 + np.exp(-eta))
-    if family == "poisson":
+    if family in ("poisson", "negbin"):
         return np.exp(eta)
     return eta
 
@@ -189,12 +195,18 @@ def residual_scale(sigma: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 
 
 def pointwise_loglik(family: str, eta: np.ndarray, y: np.ndarray, trials: np.ndarray | None,
-                     sigma: np.ndarray | None, weights: np.ndarray | None = None) -> np.ndarray:
-    """log p(y_n | η_n) per draw and observation, constants included: (chunk, n)."""
+                     dispersion: np.ndarray | None, weights: np.ndarray | None = None) -> np.ndarray:
+    """log p(y_n | η_n) per draw and observation, constants included: (chunk, n); `dispersion` holds each draw's
+    σ (gaussian) or θ (negbin: log p = lnΓ(y+θ) − lnΓ(θ) − ln y! + θ ln(θ/(θ+μ)) + y ln(μ/(θ+μ)))."""
     from scipy.special import gammaln
 
+    if family == "negbin":
+        theta = dispersion[:, None]
+        log_total = np.logaddexp(np.log(theta), eta)  # log(θ + μ)
+        return (gammaln(y + theta) - gammaln(theta) - gammaln(y + 1) + theta * (np.log(theta) - log_total)
+                + y * (eta - log_total))
     if family == "gaussian":
-        scale = residual_scale(sigma, weights)
+        scale = residual_scale(dispersion, weights)
         z = (y - eta) / scale
         return -0.5 * z * z - np.log(scale) - 0.5 * np.log(2 * np.pi)
     if family == "binomial":
@@ -208,16 +220,22 @@ def unit_deviance(family: str, y: np.ndarray, mu: np.ndarray, trials: np.ndarray
     proportion of n trials) or 2 [y log(y/μ) − (y − μ)] (poisson)."""
     from scipy.special import xlogy
 
+    if family == "negbin":
+        raise BayesmixedError("deviance residuals of a negative binomial Bayesian fit are not available (the unit "
+                              "deviance needs θ); use residuals(kind='pearson') or kind='response'")
     if family == "poisson":
         return 2.0 * (xlogy(y, y) - xlogy(y, mu) - (y - mu))
     return 2.0 * trials * (xlogy(y, y) - xlogy(y, mu) + xlogy(1.0 - y, 1.0 - y) - xlogy(1.0 - y, 1.0 - mu))
 
 
-def draw_response(family: str, eta: np.ndarray, trials: np.ndarray | None, sigma: np.ndarray | None,
+def draw_response(family: str, eta: np.ndarray, trials: np.ndarray | None, dispersion: np.ndarray | None,
                   rng: np.random.Generator, weights: np.ndarray | None = None) -> np.ndarray:
-    """Simulated responses for each draw's η (chunk, n)."""
+    """Simulated responses for each draw's η (chunk, n); `dispersion` as in pointwise_loglik."""
     if family == "gaussian":
-        return eta + residual_scale(sigma, weights) * rng.standard_normal(eta.shape)
+        return eta + residual_scale(dispersion, weights) * rng.standard_normal(eta.shape)
+    if family == "negbin":  # NB2 as a gamma mixture of Poissons: λ ~ Gamma(θ, μ/θ)
+        theta = dispersion[:, None]
+        return rng.poisson(rng.gamma(theta, np.exp(np.minimum(eta, 700.0)) / theta)).astype(float)
     if family == "binomial":
         return rng.binomial(trials.astype(np.int64), inverse_link(family, eta)).astype(float)
     return rng.poisson(np.exp(np.minimum(eta, 700.0))).astype(float)

@@ -14,7 +14,7 @@ import numpy as np
 from ...results.prediction import PredictionRows
 from .posterior import PosteriorDraws, draw_response, eta_chunks, inverse_link, new_level_effects, pointwise_loglik
 
-LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log"}
+LINKS = {"gaussian": "identity", "binomial": "logit", "poisson": "log", "negbin": "log"}
 
 
 def row_effects(posterior: PosteriorDraws, rows: PredictionRows, rng: np.random.Generator) -> list[np.ndarray]:
@@ -45,11 +45,11 @@ def response_draws(posterior: PosteriorDraws, rows: PredictionRows, rng: np.rand
     """(S, rows) posterior predictive draws of y: one new response per draw (binomial: successes out of the rows'
     trials, or their proportion when as_proportion)."""
     family = posterior.design.family
-    sigma = posterior.sigma
+    dispersion = posterior.dispersion
     out = np.empty((posterior.size, rows.n))
     for start, eta in eta_draws(posterior, rows, rng):
         stop = start + eta.shape[0]
-        out[start:stop] = draw_response(family, eta, rows.trials, sigma[start:stop] if sigma is not None else None, rng,
+        out[start:stop] = draw_response(family, eta, rows.trials, dispersion[start:stop] if dispersion is not None else None, rng,
                                         rows.weights)
     if as_proportion and family == "binomial":
         out /= rows.trials
@@ -60,10 +60,10 @@ def observation_loglik(posterior: PosteriorDraws, rows: PredictionRows, y: np.nd
                        rng: np.random.Generator) -> np.ndarray:
     """(S, rows) log p(y_i | draw) with every constant, for rows whose response y (successes) is known."""
     family = posterior.design.family
-    sigma = posterior.sigma
+    dispersion = posterior.dispersion
     out = np.empty((posterior.size, rows.n))
     for start, eta in eta_draws(posterior, rows, rng):
         stop = start + eta.shape[0]
-        out[start:stop] = pointwise_loglik(family, eta, y, rows.trials, sigma[start:stop] if sigma is not None else None,
+        out[start:stop] = pointwise_loglik(family, eta, y, rows.trials, dispersion[start:stop] if dispersion is not None else None,
                                            rows.weights)
     return out

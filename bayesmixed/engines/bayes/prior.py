@@ -7,10 +7,13 @@ module imports neither PyMC nor numba.
 Default rule (rstanarm/bambi style; s_y = sd(y) for gaussian, 1 on the link scale otherwise):
   slope β_j ~ Normal(0, 2.5 s_y / sd(x_j));
   (Intercept) ~ Normal(m_y, sqrt((2.5 s_y)² + Σ_j (2.5 s_y mean(x_j) / sd(x_j))²)), m_y = mean(y) (gaussian),
-      log(mean(y)) (poisson), 0 (binomial) — as wide at x = 0 as the slopes' priors make the mean there;
+      log(mean(y)) (poisson, negative binomial), 0 (binomial) — as wide at x = 0 as the slopes' priors make the mean there;
   sd(g:c) ~ HalfNormal(2.5 s_y / sd(column c)) (2.5 s_y for a constant column);
   cor(g) ~ LKJ(2) (η = 1 leaves ~10% of mass beyond |ρ| = 0.9 for two columns);
-  sigma ~ Exponential(1 / s_y).
+  sigma ~ Exponential(1 / s_y);
+  theta (negative binomial size, var = μ + μ²/θ) ~ 1/√θ ~ HalfNormal(1): the Stan prior-choice wiki's choice for
+      the NB overdispersion; its mode is the Poisson (1/√θ = 0) and it puts ~68% of mass on θ > 1, where
+      brms's old Gamma(0.01, 0.01) on θ piles mass at both ends and pulls θ far from the data on small samples.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from ...design.types import Design
 
 # Kernel codes: the compiled log density switches on these (see kernels.prior_logp).
-NORMAL, STUDENT_T, HALF_NORMAL, HALF_STUDENT_T, EXPONENTIAL, LKJ_CODE = 0, 1, 2, 3, 4, 5
+NORMAL, STUDENT_T, HALF_NORMAL, HALF_STUDENT_T, EXPONENTIAL, LKJ_CODE, INVERSE_SQRT_HALF_NORMAL = 0, 1, 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class Prior:
             return pm.HalfStudentT(name, nu=p["nu"], sigma=p["sigma"], **kwargs)
         if self.code == EXPONENTIAL:
             return pm.Exponential(name, lam=p["lam"], **kwargs)
+        if self.code == INVERSE_SQRT_HALF_NORMAL:
+            inverse_root = pm.HalfNormal(f"{name}_inverse_sqrt", sigma=p["sigma"], **kwargs)
+            return pm.Deterministic(name, 1.0 / inverse_root**2)
         raise ValueError(f"{self!r} has no standalone PyMC form")
 
 
@@ -116,13 +122,19 @@ def Exponential(lam: float = 1.0) -> Prior:
     return Prior("Exponential", (("lam", _positive("lam", lam)),), EXPONENTIAL, "positive")
 
 
+def InverseSqrtHalfNormal(sigma: float = 1.0) -> Prior:
+    """1/√θ ~ Half-normal(σ) for a positive θ (the negative binomial's size): density ½ θ^(−3/2) HalfNormal(θ^(−½) | σ)."""
+    return Prior("InverseSqrtHalfNormal", (("sigma", _positive("sigma", sigma)),), INVERSE_SQRT_HALF_NORMAL, "positive")
+
+
 def LKJ(eta: float = 2.0) -> Prior:
     """LKJ(η) on a correlation matrix: density ∝ det(R)^(η−1)."""
     return Prior("LKJ", (("eta", _positive("eta", eta)),), LKJ_CODE, "correlation")
 
 
-_SUPPORT_FOR_KIND = {"fixef": "real", "sd": "positive", "sigma": "positive", "cor": "correlation"}
-_EXAMPLE_FOR_KIND = {"fixef": "Normal(0, 5)", "sd": "HalfNormal(10)", "sigma": "Exponential(0.1)", "cor": "LKJ(2)"}
+_SUPPORT_FOR_KIND = {"fixef": "real", "sd": "positive", "sigma": "positive", "dispersion": "positive", "cor": "correlation"}
+_EXAMPLE_FOR_KIND = {"fixef": "Normal(0, 5)", "sd": "HalfNormal(10)", "sigma": "Exponential(0.1)",
+                     "dispersion": "InverseSqrtHalfNormal(1)", "cor": "LKJ(2)"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,7 @@ class PriorEntry:
     """One row of the prior table: a parameter name as summary() prints it, its kind and prior."""
 
     name: str
-    kind: str  # "fixef" | "sigma" | "sd" | "cor"
+    kind: str  # "fixef" | "sigma" | "dispersion" | "sd" | "cor"
     prior: Prior
     rule: str
 
@@ -234,11 +246,11 @@ def default_priors(design: Design) -> PriorSet:
         location_y, scale_note = float(np.mean(y - design.offset)), f"s_y = sd(y) = {_fmt(scale_y)}"
     elif family == "binomial":
         scale_y, location_y, scale_note = 1.0, 0.0, "s_y = 1 (logit scale)"
-    elif family == "poisson":
+    elif family in ("poisson", "negbin"):
         scale_y, scale_note = 1.0, "s_y = 1 (log scale)"
         location_y = float(np.log(max(np.mean(y / np.exp(design.offset)), 1e-8)))
     else:
-        raise ValueError(f"unsupported family {family!r} for the Bayesian engine; use gaussian, binomial or poisson")
+        raise ValueError(f"unsupported family {family!r} for the Bayesian engine; use gaussian, binomial, poisson or negbin")
 
     X = np.asarray(design.X, dtype=float)
     col_sd = X.std(axis=0, ddof=1) if design.n > 1 else np.zeros(design.p)
@@ -257,6 +269,8 @@ def default_priors(design: Design) -> PriorSet:
             entries.append(PriorEntry(name, "fixef", Normal(0.0, float(slope_scale[j])), "Normal(0, 2.5 s_y / sd(x))"))
     if family == "gaussian":
         entries.append(PriorEntry("sigma", "sigma", Exponential(1.0 / scale_y), "Exponential(1 / s_y)"))
+    elif family == "negbin":
+        entries.append(PriorEntry("theta", "dispersion", InverseSqrtHalfNormal(1.0), "1/√θ ~ HalfNormal(1) (Stan wiki)"))
     for term in design.terms:
         matrix = np.asarray(term.matrix, dtype=float)
         for c, column in enumerate(term.columns):

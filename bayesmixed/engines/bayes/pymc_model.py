@@ -39,7 +39,7 @@ def _vector_prior(name: str, priors: list[Prior], what: str, dist: bool = False,
 
 
 def build_pymc_model(design: Design, priors: PriorSet):
-    """pm.Model with variables beta, sigma (gaussian), chol_<g>/sd_<g> and u_<g>, and deterministic ranef_<g>."""
+    """pm.Model with variables beta, sigma (gaussian) or theta (negbin), chol_<g>/sd_<g> and u_<g>, and deterministic ranef_<g>."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -71,6 +71,9 @@ def build_pymc_model(design: Design, priors: PriorSet):
         elif design.family == "binomial":
             pm.Binomial(design.response, n=design.trials.astype(np.int64), logit_p=eta,
                         observed=design.y.astype(np.int64), dims="obs")
+        elif design.family == "negbin":
+            theta = priors["theta"].to_pymc("theta")
+            pm.NegativeBinomial(design.response, mu=pt.exp(eta), alpha=theta, observed=design.y.astype(np.int64), dims="obs")
         else:
             pm.Poisson(design.response, mu=pt.exp(eta), observed=design.y.astype(np.int64), dims="obs")
     return model
@@ -107,7 +110,7 @@ def posterior_to_layout(posterior, design: Design, layout: ParameterLayout) -> n
     out = np.zeros(beta.shape[:2] + (layout.size,))
     out[..., layout.beta] = beta
     if layout.sigma_index >= 0:
-        out[..., layout.sigma_index] = np.log(posterior["sigma"].values)
+        out[..., layout.sigma_index] = np.log(posterior[layout.scale_name].values)
     for label, t in zip(group_labels(design.terms), layout.terms):
         u = posterior[f"u_{label}"].values  # (chains, draws, levels, k)
         if t.correlated:

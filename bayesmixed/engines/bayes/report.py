@@ -82,10 +82,11 @@ def summary_text(fit: BayesFit) -> RenderedText:
     blocks: list[Block] = []
     if fixed:
         blocks += [_table(frame, fixed, with_diagnostics, f"Fixed effects ({source}):", "fixed-effects"), blank]
-    if random or "sigma" in frame.index:
-        names = random + (["sigma"] if "sigma" in frame.index else [])
-        blocks += [_table(frame, names, with_diagnostics, f"Random effects and residual ({source}):",
-                          "random-effects"), blank]
+    scale = fit.layout.scale_name if fit.layout.sigma_index >= 0 else None
+    if random or scale:
+        names = random + ([scale] if scale else [])
+        heading = "Random effects and NB size θ (var = μ + μ²/θ)" if scale == "theta" else "Random effects and residual"
+        blocks += [_table(frame, names, with_diagnostics, f"{heading} ({source}):", "random-effects"), blank]
     if fit.diagnosis is not None:
         blocks.append(Lines(tuple(str(fit.diagnosis).split("\n"))))
     while blocks and blocks[-1] == blank:

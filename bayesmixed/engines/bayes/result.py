@@ -141,6 +141,12 @@ class BayesFit:
         return float(np.median(self.sigma_draws)) if self.sigma_draws is not None else 1.0
 
     @property
+    def dispersion(self) -> float | None:
+        """Posterior median of the negative binomial's size θ (var = μ + μ²/θ; its draws are the `theta` column of
+        the parameters and idata); None for families without one, as GlmmFit.dispersion."""
+        return float(np.median(self.posterior.dispersion)) if self.design.family == "negbin" else None
+
+    @property
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Posterior means of the random effects, {group: levels x columns}."""
         from ...results.ranef import ranef_frames
@@ -172,7 +178,9 @@ class BayesFit:
         posterior median in `icc` and its 95% credible interval."""
         family = self.design.family
         labels, variances = intercept_variances(self.design.terms, self.posterior.covariances())
-        residual = get_family(family, LINKS[family]).distribution_variance(self.sigma_draws, lambda: self.null_model_mean)
+        # negative binomial: σ²_d = log(1 + 1/λ + 1/θ) at θ's posterior median
+        residual = get_family(family, LINKS[family], self.dispersion).distribution_variance(self.sigma_draws,
+                                                                                             lambda: self.null_model_mean)
         return icc_frame(labels, variances, residual, icc_scale(family))
 
     @cached_property
@@ -207,7 +215,7 @@ class BayesFit:
 
     def residuals(self, kind: str = "deviance", re: bool = True) -> pd.Series:
         """y − fitted(re) ("response"; binomial: observed proportion), that over the sd of y at the fitted mean
-        ("pearson": σ's posterior median, √(p(1−p)/trials), √μ), or sign(y − μ)·√(unit deviance) at the
+        ("pearson": σ's posterior median, √(p(1−p)/trials), √μ, √(μ + μ²/θ)), or sign(y − μ)·√(unit deviance) at the
         fitted mean ("deviance"; "response" for Gaussian models), as the frequentist fits' residuals()."""
         check_residual_kind(kind)
         design = self.design
@@ -219,6 +227,8 @@ class BayesFit:
                 values = values / self.sigma
             elif design.family == "binomial":
                 values = values / np.sqrt(mu * (1 - mu) / design.trials)
+            elif design.family == "negbin":
+                values = values / np.sqrt(mu + mu**2 / self.dispersion)
             else:
                 values = values / np.sqrt(mu)
         elif kind == "deviance" and design.family != "gaussian":
@@ -268,8 +278,8 @@ class BayesFit:
         eta = self.beta_draws[picks] @ design.X.T + design.offset
         for gamma, (codes, matrix) in zip(self.ranef_samples, rows.per_term):
             eta += np.einsum("snk,nk->sn", gamma[picks][:, codes, :], matrix)
-        sigma = self.sigma_draws[picks] if self.sigma_draws is not None else None
-        return draw_response(design.family, eta, rows.trials, sigma, rng, rows.weights)
+        dispersion = self.posterior.dispersion[picks] if self.posterior.dispersion is not None else None
+        return draw_response(design.family, eta, rows.trials, dispersion, rng, rows.weights)
 
     def confint(self, parm: str | Sequence[str] | None = None, level: float = 0.95, method: str | None = None,
                 **options) -> pd.DataFrame:
