@@ -169,5 +169,6 @@ def test_salamanders_fit_result_surface(salamander_fit, design):
     assert simulated.mean() == pytest.approx(y.mean(), rel=0.25)
     icc = fit.icc()  # σ²_d = log(1 + 1/λ + 1/θ) at θ's posterior median
     assert 0 < icc.loc["site", "icc"] < 1
+    np.testing.assert_allclose(fit.idata.posterior["theta"].values.reshape(-1), fit.posterior.dispersion)
     loglik = fit.log_likelihood()  # per observation, for LOO
     assert loglik.shape == (4 * 500, design.n) and np.isfinite(loglik).all() and (loglik <= 0).all()
