@@ -172,3 +172,16 @@ def test_salamanders_fit_result_surface(salamander_fit, design):
     np.testing.assert_allclose(fit.idata.posterior["theta"].values.reshape(-1), fit.posterior.dispersion)
     loglik = fit.log_likelihood()  # per observation, for LOO
     assert loglik.shape == (4 * 500, design.n) and np.isfinite(loglik).all() and (loglik <= 0).all()
+
+
+@pytest.mark.slow
+def test_nutpie_samples_the_same_posterior(salamander_fit, design):
+    """The PyMC model (NegativeBinomial(mu, alpha=θ), 1/√θ ~ HalfNormal(1), non-centred) against the numba kernel."""
+    pytest.importorskip("nutpie")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_bayes(design, sampler="nutpie", chains=2, draws=500, tune=500, seed=3, progressbar=False, warn=False)
+    assert {"theta", "theta_inverse_sqrt"} <= {v.name for v in fit.pymc_model.unobserved_RVs}
+    reference = salamander_fit.parameters
+    for name in ("(Intercept)", "minedyes", "sppPR", "theta", "sd(site:(Intercept))"):
+        assert abs(fit.parameters.loc[name, "median"] - reference.loc[name, "median"]) < 0.5 * reference.loc[name, "sd"], name
