@@ -17,9 +17,10 @@ from typing import Any, Callable
 import pandas as pd
 
 from .errors import BayesmixedError
+from .families.registry import FAMILIES as FAMILY_CLASSES
 
 METHODS = ("reml", "ml", "bayes")
-FAMILIES = ("gaussian", "binomial", "poisson")
+FAMILIES = tuple(FAMILY_CLASSES)  # every registered family, negative binomial included
 INTERVALS = ("profile", "boot", "wald")
 PRIOR_CONSTRUCTORS = ("Normal", "StudentT", "Cauchy", "HalfNormal", "HalfStudentT", "HalfCauchy", "Exponential", "InverseSqrtHalfNormal",
                       "LKJ")

@@ -95,3 +95,9 @@ def test_cli_fit_spec_refuses_data_argument():
     result = CliRunner().invoke(app, ["fit", str(SPECS[0].parent / "dyestuff.toml"), "dyestuff"])
     assert result.exit_code == 2
     assert "a spec file names its own data" in result.output
+
+
+def test_a_spec_may_name_any_registered_family(tmp_path):
+    path = tmp_path / "nb.toml"
+    path.write_text('data = "dyestuff"\nfamily = "negbin"\nmethods = ["ml"]\n' + TOP)
+    assert load_spec(path, quick=True).family == "negbin"
