@@ -12,6 +12,7 @@ from ...errors import BayesmixedError
 from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_JOINT, IntegratedBeta, ParameterLayout, integrated_beta_model,
                      is_marginal, make_layout, marginal_supported, pack_model)
 from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
+from .sample_stats import N_STEPS
 from .seeds import FIXED, PRIOR, START, compiled_state, generator
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
         if integrated:
             unconstrained = draw_integrated_beta(integrated, unconstrained, seed)
         timings = {"prepare": packed - started, "sampling": time.perf_counter() - packed,
-                   "warmup_gradients": float(output.warmup_steps.sum()), "sampling_gradients": float(stats[..., 1].sum())}
+                   "warmup_gradients": float(output.warmup_steps.sum()), "sampling_gradients": float(stats[..., N_STEPS].sum())}
     else:
         from .pymc_model import sample_with_pymc
 

@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import BayesmixedError
 from .layout import ParameterLayout
 from .prior import Prior, PriorSet, cor_name, sd_name
+from .sample_stats import DIVERGING, N_STATS, STAT_COLUMNS
 
 if TYPE_CHECKING:
     from ...design.types import Design
@@ -138,15 +139,17 @@ def partial_correlations(L: np.ndarray) -> np.ndarray:
     return np.stack(z, axis=-1)
 
 
+# What nutpie and NumPyro call some of the statistics.
+OTHER_STAT_NAMES = {"tree_depth": ("depth",), "acceptance_rate": ("mean_tree_accept",), "lp": ("logp",)}
+
+
 def sample_stats_array(stats, shape: tuple[int, int]) -> np.ndarray:
-    """Sampler statistics in the numba sampler's column order; missing ones are NaN."""
-    columns = (("tree_depth", "depth"), ("n_steps",), ("diverging",), ("energy",), ("step_size",),
-               ("acceptance_rate", "mean_tree_accept"), ("lp", "logp"))
-    out = np.full(shape + (len(columns),), np.nan)
-    for i, names in enumerate(columns):
-        for name in names:
+    """Sampler statistics in the numba sampler's columns (sample_stats.STAT_COLUMNS); missing ones are NaN."""
+    out = np.full(shape + (N_STATS,), np.nan)
+    for i, column in enumerate(STAT_COLUMNS):
+        for name in (column, *OTHER_STAT_NAMES.get(column, ())):
             if name in stats:
                 out[..., i] = stats[name].values.astype(float)
                 break
-    out[..., 2] = np.nan_to_num(out[..., 2])
+    out[..., DIVERGING] = np.nan_to_num(out[..., DIVERGING])
     return out

@@ -51,7 +51,7 @@ class BayesFit:
         self.priors = priors
         self.layout = layout
         self.posterior = PosteriorDraws(design, layout, priors, unconstrained, seed, model)
-        self.sample_stats = stats  # (chains, draws, 7) or None
+        self.sample_stats = stats  # (chains, draws, N_STATS), columns sample_stats.STAT_COLUMNS; None for prior draws
         self.sampler = sampler
         self.seed = seed
         self.max_depth = max_depth
