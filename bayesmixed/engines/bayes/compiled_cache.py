@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-COMPILED_MODULES = ("factors", "joint", "kernels", "nuts", "conditional")
+# the compiled modules, and those whose constants (slots of the packed model, stat columns) they inline
+COMPILED_MODULES = ("factors", "joint", "kernels", "nuts", "conditional", "layout", "sample_stats")
 MARKER = "bayesmixed-bayes-engine.fingerprint"
 
 

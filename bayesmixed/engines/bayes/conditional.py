@@ -13,6 +13,7 @@ import numpy as np
 from .factors import LOG_2PI, assemble_factors, cholesky_inplace, compiled, lower_inverse
 from .joint import apply_factor, effect_positions, joint_factors, joint_system, residual_cross
 from .nuts import random_normal
+from .layout import HEADER_GROUPS, HEADER_K, HEADER_P, HEADER_SIGMA_INDEX
 
 
 @compiled
@@ -71,7 +72,7 @@ def group_system(A, b, C, v, AC, M, Linv, u, z, w):
 def marginal_ranef_draws(draws, model, rng, gamma):
     """Fill gamma (S, G, K) with one draw of γ_i per draw of (β, σ, C) and group i (NaN where M_i is singular)."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, _ = model
-    p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
+    p, sigma_index, G, K = ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_GROUPS], ints[HEADER_K]
     C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
     AC, M, Linv = np.empty((K, K)), np.empty((K, K)), np.zeros((K, K))
     b, u, z, w, e = np.empty(K), np.empty(K), np.empty(K), np.empty(K), np.empty(K)
@@ -104,7 +105,7 @@ def joint_ranef_draws(draws, model, rng, gamma):
     (NaN where M is not positive definite); with the fixed effects integrated out, their standardised
     (β − m)/s follow in the last columns."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, _ = model
-    p, sigma_index = ints[2], ints[4]
+    p, sigma_index = ints[HEADER_P], ints[HEADER_SIGMA_INDEX]
     A = ZtZ[0]
     q = A.shape[0]
     positions = effect_positions(ints, q)
@@ -138,7 +139,7 @@ def marginal_group_loglik(draws, model, group_loglik):
     """Fill group_loglik (S, G) with log p(y_i | β, σ, C) less its −r_i'r_i/(2σ²) term (group totals of r'r
     are not among the statistics: add_group_residual_sums adds them)."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, _, vec = model
-    p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
+    p, sigma_index, G, K = ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_GROUPS], ints[HEADER_K]
     C, L, sd = np.zeros((K, K)), np.zeros((K, K)), np.zeros(K)
     AC, M, Linv = np.empty((K, K)), np.empty((K, K)), np.zeros((K, K))
     b, u, z, w = np.empty(K), np.empty(K), np.empty(K), np.empty(K)

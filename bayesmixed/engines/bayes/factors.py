@@ -9,7 +9,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .layout import HEADER_INTS, TERM_INTS
+from .layout import (HEADER_INTS, HEADER_N_TERMS, HEADER_P, HEADER_SIGMA_INDEX, TERM_COLUMN_OFFSET, TERM_CORRELATED,
+                    TERM_CORR_INDEX, TERM_INTS, TERM_K, TERM_PRIOR_ROW, TERM_SD_INDEX)
 
 compiled = njit(cache=True, nogil=True, error_model="numpy")  # numpy error model: no zero-division branches
 
@@ -82,7 +83,8 @@ def log_sech2(z):
 @compiled
 def term_factor(x, term, priors, C, L, sd):
     """Fill sd (k), L (k,k), C = diag(sd) L; return the sd and LKJ log priors plus the log Jacobian."""
-    k, correlated, sd_index, corr_index, prior_row = term[0], term[1], term[3], term[4], term[7]
+    k, correlated, prior_row = term[TERM_K], term[TERM_CORRELATED], term[TERM_PRIOR_ROW]
+    sd_index, corr_index = term[TERM_SD_INDEX], term[TERM_CORR_INDEX]
     lp = 0.0
     for a in range(k):
         sd[a] = math.exp(x[sd_index + a])
@@ -112,7 +114,8 @@ def term_factor(x, term, priors, C, L, sd):
 @compiled
 def term_factor_backward(x, term, priors, L, sd, grad_C, grad, sums):
     """Add d/dx of [term_factor's log terms + a function with gradient grad_C wrt C] into grad."""
-    k, correlated, sd_index, corr_index, prior_row = term[0], term[1], term[3], term[4], term[7]
+    k, correlated, prior_row = term[TERM_K], term[TERM_CORRELATED], term[TERM_PRIOR_ROW]
+    sd_index, corr_index = term[TERM_SD_INDEX], term[TERM_CORR_INDEX]
     for a in range(k):
         grad_sd = 0.0
         for b in range(a + 1):
@@ -141,7 +144,7 @@ def term_factor_backward(x, term, priors, L, sd, grad_C, grad, sums):
 @compiled
 def fixed_and_sigma_priors(x, grad, ints, priors):
     """Log priors of β and σ (with log σ's Jacobian), gradients written into grad."""
-    p, sigma_index = ints[2], ints[4]
+    p, sigma_index = ints[HEADER_P], ints[HEADER_SIGMA_INDEX]
     lp = 0.0
     for j in range(p):
         lp_j, g_j = prior_logp_grad(priors[j], x[j])
@@ -195,11 +198,11 @@ def lower_inverse(Lm, out, K):
 def assemble_factors(x, ints, priors, C, L, sd):
     """Block-diagonal C (K,K) of all terms into C; returns their log priors."""
     lp = 0.0
-    n_terms = ints[3]
+    n_terms = ints[HEADER_N_TERMS]
     C[:, :] = 0.0
     for t in range(n_terms):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        off, k = term[6], term[0]
+        off, k = term[TERM_COLUMN_OFFSET], term[TERM_K]
         lp += term_factor(x, term, priors, C[off:off + k, off:off + k], L[off:off + k, off:off + k], sd[off:off + k])
     return lp
 
@@ -208,8 +211,8 @@ def assemble_factors(x, ints, priors, C, L, sd):
 def backward_factors(x, grad, ints, priors, L, sd, grad_C):
     """Push grad_C (d/dC of the block-diagonal factor) back through every term's term_factor into grad."""
     sums = np.empty(L.shape[0])
-    for t in range(ints[3]):
+    for t in range(ints[HEADER_N_TERMS]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        off, k = term[6], term[0]
+        off, k = term[TERM_COLUMN_OFFSET], term[TERM_K]
         term_factor_backward(x, term, priors, L[off:off + k, off:off + k], sd[off:off + k],
                              grad_C[off:off + k, off:off + k], grad, sums)

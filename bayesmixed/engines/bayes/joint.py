@@ -20,7 +20,8 @@ import math
 import numpy as np
 
 from .factors import LOG_2PI, assemble_factors, backward_factors, compiled, fixed_and_sigma_priors
-from .layout import HEADER_INTS, TERM_INTS
+from .layout import (HEADER_GROUPS, HEADER_INTS, HEADER_K, HEADER_N_TERMS, HEADER_P, HEADER_SIGMA_INDEX,
+                    TERM_COLUMN_OFFSET, TERM_INTS, TERM_K, TERM_N_LEVELS)
 
 
 @compiled
@@ -32,15 +33,15 @@ def effect_positions(ints, q):
     width = np.empty(q, dtype=np.int64)
     offset = np.empty(q, dtype=np.int64)
     i = 0
-    for t in range(ints[3]):
+    for t in range(ints[HEADER_N_TERMS]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        k, n_levels, off = term[0], term[2], term[6]
+        k, n_levels, off = term[TERM_K], term[TERM_N_LEVELS], term[TERM_COLUMN_OFFSET]
         for _ in range(n_levels):
             for a in range(k):
                 start[i], column[i], width[i], offset[i] = i - a, a, k, off
                 i += 1
     while i < q:  # integrated fixed effects: Λ's block is the identity, C[K, K] = 1
-        start[i], column[i], width[i], offset[i] = i, 0, 1, ints[6]
+        start[i], column[i], width[i], offset[i] = i, 0, 1, ints[HEADER_K]
         i += 1
     return start, column, width, offset
 
@@ -49,8 +50,8 @@ def effect_positions(ints, q):
 def joint_factors(x, ints, priors):
     """(C, L, sd, log priors) of all terms, C (K', K') with K' = K + 1 when fixed effects are integrated out
     (C[K, K] = 1: their Λ block, the prior sds being folded into their columns of Z)."""
-    K = ints[6]
-    size = K + 1 if ints[5] > 0 else K
+    K = ints[HEADER_K]
+    size = K + 1 if ints[HEADER_GROUPS] > 0 else K
     C = np.zeros((size, size))
     L = np.zeros((size, size))
     sd = np.zeros(size)
@@ -155,7 +156,7 @@ def joint_logp_grad(x, grad, model):
     """log p(β, σ, sd, R | y) with every term's γ integrated out; ℓ = −½[n log2π + (n−q) log σ² + log|M| − Σlog wᵢ
     + (r'Wr − c'M⁻¹c)/σ²]; its gradient is written into grad."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, XtX, vec = model
-    p, sigma_index, K = ints[2], ints[4], ints[6]
+    p, sigma_index, K = ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_K]
     A = ZtZ[0]
     q = A.shape[0]
     grad[:] = 0.0

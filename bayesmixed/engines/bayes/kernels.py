@@ -17,7 +17,9 @@ import numpy as np
 from .factors import (LOG_2PI, assemble_factors, backward_factors, cholesky_inplace, compiled,
                       fixed_and_sigma_priors, lower_inverse, negbin_logp_grad)
 from .joint import joint_logp_grad
-from .layout import HEADER_INTS, TERM_INTS
+from .layout import (HEADER_FAMILY, HEADER_GROUPS, HEADER_INTS, HEADER_K, HEADER_N_TERMS, HEADER_P, HEADER_ROUTE,
+                    HEADER_SIGMA_INDEX, TERM_CENTRED, TERM_COLUMN_OFFSET, TERM_INTS, TERM_K, TERM_N_LEVELS,
+                    TERM_U_INDEX)
 
 
 @compiled
@@ -50,7 +52,7 @@ def group_two_columns(A, b, C, v, w, grad_C):
 def marginal_logp_grad(x, grad, model):
     """log p(β, σ, sd, R | y) with γ integrated out; ℓ_i = −½[n_i log2π + (n_i−K) log σ² + log|M_i| + (r_i'r_i − u'M_i⁻¹u)/σ²]."""
     ints, priors, _, _, _, _, _, _, ZtZ, ZtX, Zty, XtX, vec = model
-    p, sigma_index, G, K = ints[2], ints[4], ints[5], ints[6]
+    p, sigma_index, G, K = ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_GROUPS], ints[HEADER_K]
     grad[:] = 0.0
     lp = fixed_and_sigma_priors(x, grad, ints, priors)
     C = np.zeros((K, K))
@@ -168,10 +170,11 @@ def marginal_logp_grad(x, grad, model):
 @compiled
 def term_effects(x, ints, C, gamma):
     """γ of every term into gamma, laid out as x[u_start:]: γ_j = C_t u_j, or x itself for a centred term."""
-    u_start = ints[HEADER_INTS + 5]
-    for t in range(ints[3]):
+    u_start = ints[HEADER_INTS + TERM_U_INDEX]
+    for t in range(ints[HEADER_N_TERMS]):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
+        k, n_levels, u_index = term[TERM_K], term[TERM_N_LEVELS], term[TERM_U_INDEX]
+        off, centred = term[TERM_COLUMN_OFFSET], term[TERM_CENTRED]
         for lev in range(n_levels):
             base = u_index + lev * k
             for a in range(k):
@@ -192,7 +195,8 @@ def full_logp_grad(x, grad, model):
     d/dη_r pushed to β and to each term's γ.
     """
     ints, priors, X, y, trials, offset, codes, zmat, _, _, _, _, _ = model
-    family, p, sigma_index, n_terms, K = ints[1], ints[2], ints[4], ints[3], ints[6]
+    family, p, sigma_index = ints[HEADER_FAMILY], ints[HEADER_P], ints[HEADER_SIGMA_INDEX]
+    n_terms, K = ints[HEADER_N_TERMS], ints[HEADER_K]
     n = X.shape[0]
     grad[:] = 0.0
     lp = fixed_and_sigma_priors(x, grad, ints, priors)
@@ -200,7 +204,7 @@ def full_logp_grad(x, grad, model):
     L = np.zeros((K, K))
     sd = np.zeros(K)
     lp += assemble_factors(x, ints, priors, C, L, sd)
-    u_start = ints[HEADER_INTS + 5] if n_terms else x.shape[0]
+    u_start = ints[HEADER_INTS + TERM_U_INDEX] if n_terms else x.shape[0]
     gamma = np.empty(x.shape[0] - u_start)  # all terms' γ, laid out as x[u_start:]
     grad_gamma = np.zeros(x.shape[0] - u_start)
     term_effects(x, ints, C, gamma)
@@ -208,9 +212,9 @@ def full_logp_grad(x, grad, model):
     term_base = np.empty(n_terms, dtype=np.int64)
     term_column = np.empty(n_terms, dtype=np.int64)
     for t in range(n_terms):
-        term_k[t] = ints[HEADER_INTS + TERM_INTS * t]
-        term_base[t] = ints[HEADER_INTS + TERM_INTS * t + 5] - u_start
-        term_column[t] = ints[HEADER_INTS + TERM_INTS * t + 6]
+        term_k[t] = ints[HEADER_INTS + TERM_INTS * t + TERM_K]
+        term_base[t] = ints[HEADER_INTS + TERM_INTS * t + TERM_U_INDEX] - u_start
+        term_column[t] = ints[HEADER_INTS + TERM_INTS * t + TERM_COLUMN_OFFSET]
     v = math.exp(2.0 * x[sigma_index]) if family == 0 else 1.0
     log_theta = x[sigma_index] if family == 3 else 0.0  # NB2's size θ on the log scale, in σ's slot
     theta = math.exp(log_theta)
@@ -251,7 +255,8 @@ def full_logp_grad(x, grad, model):
     grad_C = np.zeros((K, K))
     for t in range(n_terms):
         term = ints[HEADER_INTS + TERM_INTS * t : HEADER_INTS + TERM_INTS * (t + 1)]
-        k, n_levels, u_index, off, centred = term[0], term[2], term[5], term[6], term[8]
+        k, n_levels, u_index = term[TERM_K], term[TERM_N_LEVELS], term[TERM_U_INDEX]
+        off, centred = term[TERM_COLUMN_OFFSET], term[TERM_CENTRED]
         grad_gamma_t = grad_gamma[u_index - u_start : u_index - u_start + n_levels * k].reshape((n_levels, k))
         if centred:
             lp += centred_prior(x, grad, u_index, n_levels, k, C[off:off + k, off:off + k], grad_gamma_t,
@@ -306,7 +311,7 @@ def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
 @compiled
 def log_density(x, grad, model):
     """Log posterior (up to a constant) at unconstrained x; its gradient is written into grad."""
-    route = model[0][0]
+    route = model[0][HEADER_ROUTE]
     if route == 0:
         lp = marginal_logp_grad(x, grad, model)
     elif route == 2:

@@ -32,9 +32,14 @@ ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint margin
 # The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
 JOINT_MAX_Q = 200
 
-# Header of the int array the kernel reads; then TERM_INTS ints per term.
-HEADER_INTS = 8  # route, family, p, n_terms, sigma_index, n_groups (marginal) or integrated fixed effects (joint), K, n_params
-TERM_INTS = 9  # k, correlated, n_levels, sd_index, corr_index, u_index, column_offset, prior_row, centred
+# Header of the int array the kernel reads (one named slot each; HEADER_GROUPS holds the marginal route's number
+# of groups or the joint route's number of integrated fixed effects, HEADER_SIZE the unconstrained size), then
+# TERM_INTS ints per term, read as term[TERM_K] etc. from the term's slice.
+HEADER_INTS, TERM_INTS = 8, 9
+(HEADER_ROUTE, HEADER_FAMILY, HEADER_P, HEADER_N_TERMS, HEADER_SIGMA_INDEX, HEADER_GROUPS, HEADER_K,
+ HEADER_SIZE) = range(HEADER_INTS)
+(TERM_K, TERM_CORRELATED, TERM_N_LEVELS, TERM_SD_INDEX, TERM_CORR_INDEX, TERM_U_INDEX, TERM_COLUMN_OFFSET,
+ TERM_PRIOR_ROW, TERM_CENTRED) = range(TERM_INTS)
 
 
 @dataclass(frozen=True)
@@ -215,10 +220,11 @@ def integrated_beta_model(design: Design, layout: ParameterLayout, priors: Prior
     reduced = ParameterLayout(MARGINAL_JOINT, design.family, 0, layout.sigma_index - p, tuple(shifted), layout.size - p)
     full = pack_model(design, layout, priors)
     ints = full[0].copy()
-    ints[2], ints[4], ints[5], ints[7] = 0, reduced.sigma_index, p, reduced.size
+    ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_GROUPS], ints[HEADER_SIZE] = 0, reduced.sigma_index, p, reduced.size
     for i, t in enumerate(shifted):
         base = HEADER_INTS + TERM_INTS * i
-        ints[base + 3], ints[base + 4], ints[base + 7] = t.sd_index, t.corr_index, ints[base + 7] - p
+        ints[base + TERM_SD_INDEX], ints[base + TERM_CORR_INDEX] = t.sd_index, t.corr_index
+        ints[base + TERM_PRIOR_ROW] -= p
     X = np.asarray(design.X, dtype=float)
     y = np.asarray(design.y, dtype=float) - design.offset - X @ mean
     ZtZ, ZtX, Zty, _, vec = joint_statistics(np.zeros((design.n, 0)), y, sp.hstack([design.Z, sp.csc_matrix(X * sd)]).tocsc(),
