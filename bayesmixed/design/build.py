@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, warn_user
+from ..families.registry import family_name
 from ..formula.terms import parse_formula
 from .columns import is_number_dtype
 from .fixed import FixedPart, build_fixed, offset_values
 from .frame import model_frame
 from .random import build_term, lme4_order
-from .response import build_response, check_family
+from .response import build_response
 from .types import Design, RandomTerm
 from .weights import WEIGHTS_COLUMN, WeightsArg, check_gaussian_weights, weights_values
 
@@ -22,7 +23,7 @@ def build_design(formula: str, data: pd.DataFrame, family: str = "gaussian", wei
 
     weights: prior weights, a column name or one number per row (see design.weights).
     """
-    family = check_family(family)
+    family = family_name(family)
     parsed = parse_formula(formula)
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, FormulaError
-from ..families.registry import ALIASES, FAMILIES
 from ..formula.terms import ParsedFormula, call_arguments
 from .fixed import evaluate
 
@@ -23,12 +22,6 @@ class Response:
     levels: tuple[str, ...] | None
 
 
-def check_family(family: str) -> str:
-    name = str(family).lower()
-    name = ALIASES.get(name, name)
-    if name not in FAMILIES:
-        raise DataError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    return name
 
 
 def build_response(parsed: ParsedFormula, frame: pd.DataFrame, family: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import BayesmixedError
+from ..errors import BayesmixedError, DataError
 from .base import Family
 from .binomial import Binomial
 from .gaussian import Gaussian
@@ -25,7 +25,7 @@ def family_name(name: str) -> str:
     key = str(name).lower()
     key = ALIASES.get(key, key)
     if key not in FAMILIES:
-        raise BayesmixedError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
+        raise DataError(f"unknown family {name!r}; choose one of {', '.join(FAMILIES)}")
     return key
 
 

@@ -55,6 +55,13 @@ class VarianceDeviance:
         return unprofiled_deviance(factorize(self.system, theta), sdcor[-1], reml=False)
 
 
+def without_fixed_column(design: Design, index: int, **changes) -> Design:
+    """The design with column `index` of X (and its name) removed: the reduced model of a β_j profile."""
+    return dataclasses.replace(design, X=np.delete(design.X, index, axis=1),
+                               fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
+                               **changes)
+
+
 def _bobyqa_bounded(fun: Callable[[np.ndarray], float], start: np.ndarray, lower: np.ndarray, upper: np.ndarray,
                     scale: np.ndarray) -> tuple[np.ndarray, float]:
     """min fun over the box [lower, upper] by BOBYQA on coordinates divided by `scale` (so steps compare);
@@ -155,12 +162,7 @@ def fixed_effect_profile(fit, index: int) -> Profile:
     """
     design = fit.design
     column = design.X[:, index]
-    reduced = dataclasses.replace(
-        design,
-        X=np.delete(design.X, index, axis=1),
-        fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
-        offset=np.zeros(design.n),
-    )
+    reduced = without_fixed_column(design, index, offset=np.zeros(design.n))
     system = build_system(reduced)
     settings = OptimizerSettings(ftol_abs=1e-10, xtol_rel=1e-8)
 
@@ -260,11 +262,7 @@ def glmm_fixed_effect_profile(fit, index: int) -> Profile:
         return _joint_fixed_effect_profile(fit, index)
     design = fit.design
     column = design.X[:, index]
-    reduced = dataclasses.replace(
-        design,
-        X=np.delete(design.X, index, axis=1),
-        fixef_names=tuple(name for j, name in enumerate(design.fixef_names) if j != index),
-    )
+    reduced = without_fixed_column(design, index)
     deviance = fit.devfun()
     deviance.beta = np.delete(deviance.beta, index)
     base_problem = dataclasses.replace(deviance.problem, design=reduced, X=np.ascontiguousarray(reduced.X))

@@ -87,7 +87,7 @@ def test_negative_binomial_variance_and_dispersion():
     assert isinstance(family, NegativeBinomial) and family.name == "negbin" and family.has_dispersion
     assert family.variance(np.array([4.0]))[0] == pytest.approx(4.0 + 16.0 / 2.0)
     assert family.with_dispersion(5.0).dispersion == 5.0 and family.dispersion == 2.0
-    assert not family.supports_bayes
+    assert family.supports_bayes  # NB2 by Bayes: the full-route kernel samples log θ
     with pytest.raises(BayesmixedError, match="no dispersion"):
         get_family("poisson").with_dispersion(1.0)
 
