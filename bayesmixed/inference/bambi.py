@@ -42,6 +42,7 @@ class BambiPosterior:
 
     is_bayes = True
     is_prior = False
+    dispersion = None  # no family with a dispersion parameter (NB's θ) is mapped from bambi
 
     def __init__(self, idata: Any, design: Design, label: str) -> None:
         if "posterior" not in idata.groups():
