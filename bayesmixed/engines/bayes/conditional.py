@@ -17,16 +17,6 @@ from .layout import HEADER_GROUPS, HEADER_K, HEADER_P, HEADER_SIGMA_INDEX
 
 
 @compiled
-def group_residual_cross(Zty_i, ZtX_i, beta, b):
-    """b = Z_i'r_i = Z_i'y_i − Z_i'X_i β for one group."""
-    for a in range(b.shape[0]):
-        s = Zty_i[a]
-        for j in range(beta.shape[0]):
-            s -= ZtX_i[a, j] * beta[j]
-        b[a] = s
-
-
-@compiled
 def group_system(A, b, C, v, AC, M, Linv, u, z, w):
     """One group's M = σ²I + C'AC (AC = A C, A = Z_i'Z_i, C lower triangular), u = C'b, Linv = chol(M)⁻¹,
     z = Linv u (so u'M⁻¹u = z'z) and w = M⁻¹u = Linv'z; returns |M|, or −1 (the rest unset) if M is not
@@ -81,7 +71,7 @@ def marginal_ranef_draws(draws, model, rng, gamma):
         assemble_factors(x, ints, priors, C, L, sd)
         sigma = math.exp(x[sigma_index])
         for i in range(G):
-            group_residual_cross(Zty[i], ZtX[i], x[:p], b)
+            residual_cross(Zty[i], ZtX[i], x[:p], b)  # one group's Z_i'r_i
             if group_system(ZtZ[i], b, C, sigma * sigma, AC, M, Linv, u, z, w) < 0.0:
                 gamma[s, i, :] = np.nan
                 continue
@@ -148,7 +138,7 @@ def marginal_group_loglik(draws, model, group_loglik):
         assemble_factors(x, ints, priors, C, L, sd)
         v = math.exp(2.0 * x[sigma_index])
         for i in range(G):
-            group_residual_cross(Zty[i], ZtX[i], x[:p], b)
+            residual_cross(Zty[i], ZtX[i], x[:p], b)  # one group's Z_i'r_i
             det_M = group_system(ZtZ[i], b, C, v, AC, M, Linv, u, z, w)
             if det_M <= 0.0:
                 group_loglik[s, i] = -np.inf
