@@ -242,8 +242,13 @@ def test_route_choice():
     assert choose_route(crossed, True, "numba") == MARGINAL_JOINT
     assert choose_route(crossed, False, "numba") == FULL
     assert choose_route(crossed, None, "pymc") == FULL
-    one = build_design("y ~ x + (x | g)", two_factor_frame())
-    assert choose_route(one, None, "numba") == MARGINAL
+    one = build_design("y ~ x + (x | g)", two_factor_frame())  # 12 random effects: small, joint
+    assert choose_route(one, None, "numba") == MARGINAL_JOINT
+    sleep = build_design("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"))
+    assert choose_route(sleep, None, "numba") == MARGINAL  # 36 effects, off the boundary: per group
+    noise = pd.DataFrame({"y": np.random.default_rng(100).standard_normal(300), "g": [f"g{i % 100}" for i in range(300)]})
+    singular = build_design("y ~ 1 + (1 | g)", noise)
+    assert choose_route(singular, None, "numba") == MARGINAL_JOINT  # g is noise: REML puts its variance at 0
     assert choose_route(WeightedDesign(one, np.full(one.n, 2.0)), None, "numba") == MARGINAL_JOINT
 
 

@@ -13,7 +13,7 @@ from scipy import stats
 import bayesmixed as bm
 from bayesmixed.design import build_design
 from bayesmixed.engines.bayes import default_priors
-from bayesmixed.engines.bayes.layout import FULL, MARGINAL, constrain_draws, correlation_cholesky, make_layout, pack_model
+from bayesmixed.engines.bayes.layout import FULL, MARGINAL, MARGINAL_JOINT, constrain_draws, correlation_cholesky, make_layout, pack_model
 from bayesmixed.errors import BayesmixedError
 
 
@@ -224,11 +224,11 @@ def test_stale_compiled_cache_is_dropped(tmp_path):
 MARGINAL_FORMULAS = ["y ~ x + (x | g)", "y ~ x + (x + z | g)", "y ~ x + (x || g)"]
 
 
-def fit_at(design, rows: np.ndarray):
-    """A BayesFit on the marginal route whose draws are the given unconstrained rows (no sampling)."""
+def fit_at(design, rows: np.ndarray, route: int = MARGINAL):
+    """A BayesFit on a marginal route whose draws are the given unconstrained rows (no sampling)."""
     from bayesmixed.engines.bayes.result import BayesFit
 
-    layout = make_layout(design, MARGINAL)
+    layout = make_layout(design, route)
     return BayesFit(design, default_priors(design), layout, rows[None, :, :], None, sampler="numba", seed=4,
                     max_depth=10, timings={"total": 0.0})
 
@@ -243,12 +243,17 @@ def group_covariance(design, layout, x) -> tuple[np.ndarray, np.ndarray, float]:
     return C @ C.T, np.hstack([t.matrix for t in design.terms]), float(np.exp(x[layout.sigma_index]))
 
 
+@pytest.mark.parametrize("route", [MARGINAL, MARGINAL_JOINT])
 @pytest.mark.parametrize("formula", MARGINAL_FORMULAS)
-def test_group_loglik_is_the_dense_marginal_per_group(formula):
+def test_group_loglik_is_the_dense_marginal_per_group(formula, route):
+    """On either marginal route (small one-factor models sample on the joint one) the group log-likelihoods
+    are each group's dense multivariate normal density."""
     design = build_design(formula, simulated("gaussian"))
     layout = make_layout(design, MARGINAL)
     rows = np.random.default_rng(3).normal(scale=0.4, size=(3, layout.size))
-    loglik = fit_at(design, rows).log_likelihood("group")
+    fit = fit_at(design, rows, route)
+    assert fit.has_group_loglik
+    loglik = fit.log_likelihood()
     codes = design.terms[0].codes
     for s, x in enumerate(rows):
         Sigma, Z, sigma = group_covariance(design, layout, x)

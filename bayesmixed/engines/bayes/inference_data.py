@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .layout import MARGINAL
 from .sample_stats import DIVERGING, STAT_COLUMNS
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def to_inference_data(fit: BayesFit, predictive: bool = False) -> az.InferenceDa
                             coords=coords, dims=dims)
     stats = {name: fit.sample_stats[..., i] for i, name in enumerate(STAT_COLUMNS)}
     stats[STAT_COLUMNS[DIVERGING]] = stats[STAT_COLUMNS[DIVERGING]].astype(bool)
-    by_group = fit.layout.route == MARGINAL
+    by_group = fit.has_group_loglik
     loglik = fit.log_likelihood("group" if by_group else "observation")
     if by_group:
         level_dim = f"{fit.design.terms[0].group}_group"

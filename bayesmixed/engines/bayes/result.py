@@ -19,7 +19,7 @@ from ...families import get_family
 from ...results.icc import icc_frame, icc_scale, intercept_variances
 from ...results.prediction import check_prediction_options, interval_frame, interval_note, prediction_rows
 from .diagnostics import Diagnosis, diagnose, parameter_table, warn_if_problems
-from .layout import MARGINAL, ROUTE_NAMES, ParameterLayout
+from .layout import MARGINAL, ROUTE_NAMES, ParameterLayout, is_marginal, make_layout, marginal_supported, pack_model
 from .posterior import PosteriorDraws, draw_response, unit_deviance
 from .prediction import LINKS, mean_draws, observation_loglik, response_draws
 from .prior import PriorSet
@@ -308,19 +308,29 @@ class BayesFit:
         return pd.DataFrame(bounds, index=names, columns=[f"{100 * tail:.3g} %", f"{100 * (1 - tail):.3g} %"])
 
     # ---- likelihood and predictive draws
+    @property
+    def has_group_loglik(self) -> bool:
+        """Whether leave-one-group-out log-likelihoods exist: a marginal route on one grouping factor, unweighted."""
+        return is_marginal(self.layout.route) and marginal_supported(self.design)
+
     def log_likelihood(self, kind: str | None = None) -> np.ndarray:
-        """Pointwise log-likelihood (S, units): kind "group" (marginal route only: log p(y_i | β, σ, Σ), for
-        leave-one-group-out) or "observation" (log p(y_n | β, γ, σ)); default group on the marginal route."""
-        kind = kind or ("group" if self.layout.route == MARGINAL else "observation")
+        """Pointwise log-likelihood (S, units): kind "group" (marginal routes on one grouping factor:
+        log p(y_i | β, σ, Σ), for leave-one-group-out) or "observation" (log p(y_n | β, γ, σ)); default group
+        where it exists."""
+        kind = kind or ("group" if self.has_group_loglik else "observation")
         if kind == "group":
-            if self.layout.route != MARGINAL:
-                raise DataError("group-level marginal log-likelihoods exist on the marginal route only; use kind='observation'")
+            if not self.has_group_loglik:
+                raise DataError("group-level marginal log-likelihoods need a marginal route on one grouping factor "
+                                "without weights; use kind='observation'")
             from .conditional import add_group_residual_sums, marginal_group_loglik
 
+            # the joint route's draws share the per-group route's positions (β, σ, sds): evaluate them per group
+            model = (self.packed_model if self.layout.route == MARGINAL else
+                     pack_model(self.design, make_layout(self.design, MARGINAL), self.priors))
             flat = np.ascontiguousarray(self.posterior.flat)
             G = self.layout.terms[0].n_levels
             loglik = np.empty((flat.shape[0], G))
-            marginal_group_loglik(flat, self.packed_model, loglik)
+            marginal_group_loglik(flat, model, loglik)
             return add_group_residual_sums(loglik, self.beta_draws, self.sigma_draws, self.design.X,
                                            self.design.y - self.design.offset, self.design.terms[0].codes, G)
         if kind != "observation":
