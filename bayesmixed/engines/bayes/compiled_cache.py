@@ -1,9 +1,12 @@
 """Keep numba's on-disk cache of the engine consistent across its source files.
 
 numba validates a cached function against its own file only: after an edit or an upgrade that changes
-kernels.py but not nuts.py, the cached sampler would still run the old kernel inlined into it. So the
-cache is tagged with one fingerprint of every compiled source file (and the numba version), and its
-entries for these modules are dropped whenever the fingerprint changes.
+factors.py or joint.py but not kernels.py, a cached kernel would still run the old helpers linked into it
+(and the layout constants it inlines). So the cache is tagged with one fingerprint of every compiled source
+file (and the numba version), and its entries for these modules are dropped whenever the fingerprint changes:
+the route entry points (kernels.ROUTE_LOG_DENSITIES, joint.joint_logp_grad), the sampler (nuts.*, which
+calls the kernel through a function pointer, so it holds no kernel code, but is dropped with the rest) and
+conditional.py's draws alike.
 """
 
 from __future__ import annotations

@@ -10,16 +10,19 @@ C_t = diag(sd_t) L_t, L_t the Cholesky factor of the term's correlation (identit
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+from numba import types
+from numba.core.types import WrapperAddressProtocol
 
 from .factors import (LOG_2PI, assemble_factors, backward_factors, cholesky_inplace, compiled,
                       fixed_and_sigma_priors, lower_inverse, negbin_logp_grad)
 from .joint import joint_logp_grad
-from .layout import (HEADER_FAMILY, HEADER_GROUPS, HEADER_INTS, HEADER_K, HEADER_N_TERMS, HEADER_P, HEADER_ROUTE,
-                    HEADER_SIGMA_INDEX, TERM_CENTRED, TERM_COLUMN_OFFSET, TERM_INTS, TERM_K, TERM_N_LEVELS,
-                    TERM_U_INDEX)
+from .layout import (FULL, HEADER_FAMILY, HEADER_GROUPS, HEADER_INTS, HEADER_K, HEADER_N_TERMS, HEADER_P,
+                     HEADER_ROUTE, HEADER_SIGMA_INDEX, MARGINAL, MARGINAL_JOINT, TERM_CENTRED, TERM_COLUMN_OFFSET,
+                     TERM_INTS, TERM_K, TERM_N_LEVELS, TERM_U_INDEX)
 
 
 @compiled
@@ -308,25 +311,75 @@ def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
     return lp
 
 
-@compiled
-def log_density(x, grad, model):
-    """Log posterior (up to a constant) at unconstrained x; its gradient is written into grad."""
-    route = model[0][HEADER_ROUTE]
-    if route == 0:
-        lp = marginal_logp_grad(x, grad, model)
-    elif route == 2:
-        lp = joint_logp_grad(x, grad, model)
-    else:
-        lp = full_logp_grad(x, grad, model)
-    if not math.isfinite(lp):
-        return -np.inf
-    return lp
+# The packed model's numba type (layout.pack_model: 13 writeable C-contiguous arrays) and the one signature every
+# route's log density has, so that the sampler (nuts.py) receives any of them as the same first-class function type.
+_VECTOR, _MATRIX, _CUBE = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
+PACKED_MODEL = types.Tuple((types.int64[::1], _MATRIX, _MATRIX, _VECTOR, _VECTOR, _VECTOR, types.int64[:, ::1], _MATRIX,
+                            _CUBE, _CUBE, _MATRIX, _MATRIX, _VECTOR))
+LOG_DENSITY_SIGNATURE = types.float64(_VECTOR, _VECTOR, PACKED_MODEL)
+
+
+# One entry point per route, each a kernel above (or joint.py's) with the signature LOG_DENSITY_SIGNATURE, so a fit
+# compiles its own route only. They may return NaN or +inf where the density is not finite: their callers map
+# that to −inf (log_density below, nuts.evaluate), rather than a wrapper per route that numba would compile,
+# link with the kernel and optimise a second time.
+ROUTE_LOG_DENSITIES = {MARGINAL: marginal_logp_grad, MARGINAL_JOINT: joint_logp_grad, FULL: full_logp_grad}
+
+
+def route_log_density(model: tuple):
+    """The compiled log density of the packed model's route (a numba dispatcher, f(x, grad, model) -> lp, writing
+    the gradient into grad; lp may be NaN or +inf where not finite)."""
+    route = int(model[0][HEADER_ROUTE])
+    if route not in ROUTE_LOG_DENSITIES:
+        raise ValueError(f"no compiled log density for route {route}")
+    return ROUTE_LOG_DENSITIES[route]
+
+
+def log_density(x: np.ndarray, grad: np.ndarray, model: tuple) -> float:
+    """Log posterior (up to a constant) at unconstrained x, −inf where not finite; its gradient is written into
+    grad. For Python callers (the Laplace start, tests); the sampler takes log_density_pointer(model)."""
+    lp = route_log_density(model)(x, grad, model)
+    return lp if math.isfinite(lp) else -math.inf
+
+
+class LogDensityPointer(WrapperAddressProtocol):
+    """A route's log density as a numba first-class function of type FunctionType(LOG_DENSITY_SIGNATURE).
+
+    The sampler takes it as an argument and calls it through its address (the compiled function's C wrapper),
+    so the sampler is compiled and cached once for every route, and numba never links the kernel into the
+    sampler and re-optimises it there. A dispatcher passed as an argument instead would be typed by its
+    identity, and the sampler compiled again in every process. An exception raised inside the kernel would not
+    cross the C wrapper (numba prints it as unraisable); the kernels raise none on a packed model.
+    """
+
+    def __init__(self, dispatcher):
+        from numba.experimental.function_type import _get_wrapper_address
+
+        self.dispatcher = dispatcher
+        # compiles the kernel for the signature, or loads it from numba's cache
+        self.address = _get_wrapper_address(dispatcher, LOG_DENSITY_SIGNATURE)
+
+    def signature(self):
+        return LOG_DENSITY_SIGNATURE
+
+    def __wrapper_address__(self) -> int:
+        return self.address
+
+
+@functools.cache
+def _pointer(dispatcher) -> LogDensityPointer:
+    return LogDensityPointer(dispatcher)
+
+
+def log_density_pointer(model: tuple) -> LogDensityPointer:
+    """The log density of the packed model's route as a first-class function, for nuts.run_iterations."""
+    return _pointer(route_log_density(model))
 
 
 def _check_cache() -> None:
     from .compiled_cache import drop_stale_entries
 
-    drop_stale_entries(log_density)
+    drop_stale_entries(marginal_logp_grad)
 
 
 _check_cache()  # before any compiled function of kernels, nuts or conditional loads from the cache

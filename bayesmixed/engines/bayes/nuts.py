@@ -1,7 +1,9 @@
 """No-U-turn sampler in numba (multinomial NUTS as in Stan, iterative tree build as in NumPyro).
 
-Compiled once and cached on disk; the log density is kernels.log_density on a packed model, so the
-sampler never recompiles for new data. Warm-up follows Stan: dual-averaging step size (target
+Compiled once and cached on disk, independently of the kernels: the log density arrives as a first-class
+function (kernels.log_density_pointer: a numba FunctionType argument, called through a function pointer) with
+its packed model, so the sampler never recompiles for new data or another route, and numba never links and
+re-optimises a kernel inside it. Warm-up follows Stan: dual-averaging step size (target
 acceptance δ), a metric estimated in doubling windows (75 / 25, 50, ... / 50 iterations), diagonal or
 dense. Each chain owns an xoshiro256** stream seeded from numpy's SeedSequence, so results do not
 depend on which thread runs a chain.
@@ -13,9 +15,8 @@ import math
 
 import numpy as np
 
-
+from . import kernels  # noqa: F401  (its import drops stale cached entries before any of this module's load)
 from .factors import cholesky_inplace, compiled
-from .kernels import log_density
 from .sample_stats import ACCEPTANCE_RATE, DIVERGING, ENERGY, LOG_DENSITY, N_STEPS, STEP_SIZE, TREE_DEPTH
 
 # Indices into a chain's float state.
@@ -96,6 +97,13 @@ def is_turning(p_start, p_end, rho, inv_diag, inv_dense, dense, tmp):
 
 
 @compiled
+def copy_into(out, values):
+    """out[:] = values as a loop: numba's slice assignment checks shapes and links in code to format the error."""
+    for i in range(out.shape[0]):
+        out[i] = values[i]
+
+
+@compiled
 def log_add_exp(a, b):
     if a == -np.inf:
         return b
@@ -106,56 +114,65 @@ def log_add_exp(a, b):
 
 
 @compiled
-def leapfrog(x, p, grad, step, inv_diag, inv_dense, dense, tmp, model):
-    """One leapfrog step in place; returns the new log density."""
+def evaluate(log_density, x, grad, model):
+    """log_density(x, grad, model), −inf where it is not finite (the kernels may return NaN or +inf there)."""
+    lp = log_density(x, grad, model)
+    return lp if math.isfinite(lp) else -np.inf
+
+
+@compiled
+def leapfrog(x, p, grad, step, inv_diag, inv_dense, dense, tmp, log_density, model):
+    """One leapfrog step in place; returns the new log density log_density(x, grad, model)."""
     for i in range(x.shape[0]):
         p[i] += 0.5 * step * grad[i]
     velocity(p, inv_diag, inv_dense, dense, tmp)
     for i in range(x.shape[0]):
         x[i] += step * tmp[i]
-    lp = log_density(x, grad, model)
+    lp = evaluate(log_density, x, grad, model)
     for i in range(x.shape[0]):
         p[i] += 0.5 * step * grad[i]
     return lp
 
 
 @compiled
-def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, max_depth, model, work, ckpt_p, ckpt_rho):
+def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, max_depth, log_density, model, work,
+               ckpt_p, ckpt_rho):
     """One NUTS draw from x (updated in place with grad); returns (lp, acceptance, depth, steps, diverging, energy)."""
     (p, x_left, p_left, g_left, x_right, p_right, g_right, x_leaf, p_leaf, g_leaf,
      x_prop, g_prop, p_prop, x_sub, g_sub, p_sub, rho, rho_sub, rho_tmp, tmp) = work
     draw_momentum(p, rng, inv_diag, chol_dense, dense, tmp)
     H0 = -lp + velocity(p, inv_diag, inv_dense, dense, tmp)
-    x_left[:] = x
-    p_left[:] = p
-    g_left[:] = grad
-    x_right[:] = x
-    p_right[:] = p
-    g_right[:] = grad
-    x_prop[:] = x
-    g_prop[:] = grad
-    p_prop[:] = p
+    copy_into(x_left, x)
+    copy_into(p_left, p)
+    copy_into(g_left, grad)
+    copy_into(x_right, x)
+    copy_into(p_right, p)
+    copy_into(g_right, grad)
+    copy_into(x_prop, x)
+    copy_into(g_prop, grad)
+    copy_into(p_prop, p)
     lp_prop, lp_left, lp_right = lp, lp, lp
-    rho[:] = p
+    copy_into(rho, p)
     log_w_total = 0.0
     depth, n_steps, accept_sum, diverging = 0, 0, 0.0, False
     while depth < max_depth:
         direction = 1.0 if random_uniform(rng) < 0.5 else -1.0
         if direction > 0:
-            x_leaf[:] = x_right
-            p_leaf[:] = p_right
-            g_leaf[:] = g_right
+            copy_into(x_leaf, x_right)
+            copy_into(p_leaf, p_right)
+            copy_into(g_leaf, g_right)
             lp_leaf = lp_right
         else:
-            x_leaf[:] = x_left
-            p_leaf[:] = p_left
-            g_leaf[:] = g_left
+            copy_into(x_leaf, x_left)
+            copy_into(p_leaf, p_left)
+            copy_into(g_leaf, g_left)
             lp_leaf = lp_left
         depth += 1
         log_w_sub, lp_sub, sub_turning = -np.inf, 0.0, False
         rho_sub[:] = 0.0
         for n in range(1 << (depth - 1)):
-            lp_leaf = leapfrog(x_leaf, p_leaf, g_leaf, direction * step, inv_diag, inv_dense, dense, tmp, model)
+            lp_leaf = leapfrog(x_leaf, p_leaf, g_leaf, direction * step, inv_diag, inv_dense, dense, tmp, log_density,
+                               model)
             n_steps += 1
             H = -lp_leaf + velocity(p_leaf, inv_diag, inv_dense, dense, tmp)
             log_w = H0 - H if math.isfinite(H) else -np.inf
@@ -163,12 +180,13 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
             if log_w < -1000.0:
                 diverging = True
                 break
-            rho_sub += p_leaf
+            for i in range(rho_sub.shape[0]):
+                rho_sub[i] += p_leaf[i]
             log_w_new = log_add_exp(log_w_sub, log_w)
             if math.log(random_uniform(rng)) < log_w - log_w_new:  # uniform progressive sampling within the subtree
-                x_sub[:] = x_leaf
-                g_sub[:] = g_leaf
-                p_sub[:] = p_leaf
+                copy_into(x_sub, x_leaf)
+                copy_into(g_sub, g_leaf)
+                copy_into(p_sub, p_leaf)
                 lp_sub = lp_leaf
             log_w_sub = log_w_new
             # U-turn checks on every aligned sub-subtree ending at leaf n, through checkpoints (NumPyro's scheme)
@@ -178,15 +196,16 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
                 idx_max += bits & 1
                 bits >>= 1
             if n % 2 == 0:
-                ckpt_p[idx_max, :] = p_leaf
-                ckpt_rho[idx_max, :] = rho_sub
+                copy_into(ckpt_p[idx_max], p_leaf)
+                copy_into(ckpt_rho[idx_max], rho_sub)
             else:
                 m = n
                 while m & 1:
                     trailing += 1
                     m >>= 1
                 for i in range(idx_max, idx_max - trailing, -1):
-                    rho_tmp[:] = rho_sub - ckpt_rho[i] + ckpt_p[i]
+                    for j in range(rho_tmp.shape[0]):
+                        rho_tmp[j] = rho_sub[j] - ckpt_rho[i, j] + ckpt_p[i, j]
                     if is_turning(ckpt_p[i], p_leaf, rho_tmp, inv_diag, inv_dense, dense, tmp):
                         sub_turning = True
                         break
@@ -195,41 +214,42 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
         if diverging or sub_turning:
             break
         if math.log(random_uniform(rng)) < log_w_sub - log_w_total:  # biased progressive sampling across subtrees
-            x_prop[:] = x_sub
-            g_prop[:] = g_sub
-            p_prop[:] = p_sub
+            copy_into(x_prop, x_sub)
+            copy_into(g_prop, g_sub)
+            copy_into(p_prop, p_sub)
             lp_prop = lp_sub
         log_w_total = log_add_exp(log_w_total, log_w_sub)
         if direction > 0:
-            x_right[:] = x_leaf
-            p_right[:] = p_leaf
-            g_right[:] = g_leaf
+            copy_into(x_right, x_leaf)
+            copy_into(p_right, p_leaf)
+            copy_into(g_right, g_leaf)
             lp_right = lp_leaf
         else:
-            x_left[:] = x_leaf
-            p_left[:] = p_leaf
-            g_left[:] = g_leaf
+            copy_into(x_left, x_leaf)
+            copy_into(p_left, p_leaf)
+            copy_into(g_left, g_leaf)
             lp_left = lp_leaf
-        rho += rho_sub
+        for i in range(rho.shape[0]):
+            rho[i] += rho_sub[i]
         if is_turning(p_left, p_right, rho, inv_diag, inv_dense, dense, tmp):
             break
-    x[:] = x_prop
-    grad[:] = g_prop
+    copy_into(x, x_prop)
+    copy_into(grad, g_prop)
     energy = -lp_prop + velocity(p_prop, inv_diag, inv_dense, dense, tmp)
     return lp_prop, accept_sum / max(n_steps, 1), depth, n_steps, diverging, energy
 
 
 @compiled
-def find_reasonable_step(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, model, work):
+def find_reasonable_step(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, log_density, model, work):
     """Stan's init_stepsize: double or halve the step until one leapfrog's acceptance crosses 0.8."""
     p, x_new, g_new, tmp, z = work[0], work[7], work[9], work[19], work[18]
     direction = 0
     for _ in range(100):
         draw_momentum(p, rng, inv_diag, chol_dense, dense, z)
         H0 = -lp + velocity(p, inv_diag, inv_dense, dense, tmp)
-        x_new[:] = x
-        g_new[:] = grad
-        lp_new = leapfrog(x_new, p, g_new, step, inv_diag, inv_dense, dense, tmp, model)
+        copy_into(x_new, x)
+        copy_into(g_new, grad)
+        lp_new = leapfrog(x_new, p, g_new, step, inv_diag, inv_dense, dense, tmp, log_density, model)
         H = -lp_new + velocity(p, inv_diag, inv_dense, dense, tmp)
         delta = H0 - H if math.isfinite(H) else -np.inf
         if direction == 0:
@@ -245,10 +265,12 @@ def find_reasonable_step(x, grad, lp, step, inv_diag, inv_dense, chol_dense, den
 
 
 @compiled
-def run_iterations(model, x, grad, scalars, inv_diag, inv_dense, chol_dense, welford_mean, welford_m2,
+def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, chol_dense, welford_mean, welford_m2,
                    welford_m2_dense, rng, dense, schedule, target_accept, max_depth, start, stop, n_tune,
                    out_draws, out_stats):
     """Iterations [start, stop) of one chain: warm-up adaptation while it < n_tune, then stored draws.
+
+    log_density: the route's log density as a first-class function (kernels.log_density_pointer(model)).
 
     schedule: (n_tune + 2,) ints: [first slow iteration, end of slow phase, then 1 where a metric window ends].
     """
@@ -259,12 +281,14 @@ def run_iterations(model, x, grad, scalars, inv_diag, inv_dense, chol_dense, wel
     wrk = (work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8], work[9], work[10],
            work[11], work[12], work[13], work[14], work[15], work[16], work[17], work[18], work[19])
     if start == 0:
-        scalars[LP] = log_density(x, grad, model)
-        scalars[STEP] = find_reasonable_step(x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, model, wrk)
+        scalars[LP] = evaluate(log_density, x, grad, model)
+        scalars[STEP] = find_reasonable_step(x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense,
+                                             dense, rng, log_density, model, wrk)
         scalars[MU] = math.log(10.0 * scalars[STEP])
     for it in range(start, stop):
         lp, accept, depth, n_steps, diverging, energy = transition(
-            x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, max_depth, model, wrk, ckpt_p, ckpt_rho)
+            x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, max_depth, log_density,
+            model, wrk, ckpt_p, ckpt_rho)
         scalars[LP] = lp
         if it < n_tune:
             scalars[WARMUP_STEPS] += n_steps
@@ -281,14 +305,15 @@ def run_iterations(model, x, grad, scalars, inv_diag, inv_dense, chol_dense, wel
                 welford_update(x, scalars, welford_mean, welford_m2, welford_m2_dense, dense)
             if schedule[2 + it] == 1:
                 update_metric(scalars, welford_mean, welford_m2, welford_m2_dense, inv_diag, inv_dense, chol_dense, dense)
-                scalars[STEP] = find_reasonable_step(x, grad, lp, scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, model, wrk)
+                scalars[STEP] = find_reasonable_step(x, grad, lp, scalars[STEP], inv_diag, inv_dense, chol_dense,
+                                                     dense, rng, log_density, model, wrk)
                 scalars[MU] = math.log(10.0 * scalars[STEP])
                 scalars[S_BAR], scalars[X_BAR], scalars[DA_COUNT] = 0.0, 0.0, 0.0
             if it == n_tune - 1:
                 scalars[STEP] = math.exp(scalars[X_BAR])
         else:
             row = it - n_tune
-            out_draws[row, :] = x
+            copy_into(out_draws[row], x)
             out_stats[row, TREE_DEPTH] = depth
             out_stats[row, N_STEPS] = n_steps
             out_stats[row, DIVERGING] = 1.0 if diverging else 0.0
@@ -303,7 +328,9 @@ def welford_update(x, scalars, mean, m2, m2_dense, dense):
     scalars[WELFORD_N] += 1.0
     n = scalars[WELFORD_N]
     D = x.shape[0]
-    delta = x - mean
+    delta = np.empty(D)
+    for i in range(D):
+        delta[i] = x[i] - mean[i]
     for i in range(D):
         mean[i] += delta[i] / n
     for i in range(D):
@@ -328,7 +355,8 @@ def update_metric(scalars, mean, m2, m2_dense, inv_diag, inv_dense, chol_dense, 
         for i in range(D):
             for j in range(D):
                 inv_dense[i, j] = shrink * m2_dense[i, j] / (n - 1.0) + (ridge if i == j else 0.0)
-        chol_dense[:, :] = inv_dense
+        for i in range(D):
+            copy_into(chol_dense[i], inv_dense[i])
         if cholesky_inplace(chol_dense, D) < 0.0:  # not positive definite: fall back to the diagonal
             inv_dense[:, :] = 0.0
             chol_dense[:, :] = 0.0

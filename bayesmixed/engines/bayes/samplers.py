@@ -31,6 +31,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
 
     initial_inverse_metric: (D, D) (dense) or (D,) (diagonal) guess used until the first warm-up window ends.
     """
+    from .kernels import log_density_pointer
     from .nuts import STEP, WARMUP_STEPS, run_iterations, warmup_schedule
 
     chains, D = inits.shape
@@ -43,6 +44,7 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
     warmup_steps = np.zeros(chains)
     total = tune + draws
     dense_size = D if dense else 0
+    log_density = log_density_pointer(model)  # the route's kernel only, compiled apart from the sampler
 
     def run_chain(c: int, bar: ProgressHandle) -> None:
         x = np.ascontiguousarray(inits[c], dtype=np.float64).copy()
@@ -55,8 +57,8 @@ def run_numba_nuts(model: tuple, inits: np.ndarray, *, draws: int, tune: int, se
         welford = (np.zeros(D), np.zeros(D), np.zeros((dense_size, dense_size)))
         for start in range(0, total, CHUNK):
             stop = min(start + CHUNK, total)
-            run_iterations(model, x, grad, scalars, inverse_diag[c], inv_dense, chol_dense, *welford, rng, dense,
-                           schedule, float(target_accept), int(max_depth), start, stop, tune, out_draws[c], out_stats[c])
+            run_iterations(log_density, model, x, grad, scalars, inverse_diag[c], inv_dense, chol_dense, *welford, rng,
+                           dense, schedule, float(target_accept), int(max_depth), start, stop, tune, out_draws[c], out_stats[c])
             bar.advance(stop - start)
         warmup_steps[c] = scalars[WARMUP_STEPS]
 

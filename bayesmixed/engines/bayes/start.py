@@ -16,8 +16,9 @@ NEWTON_STEPS = 25
 
 def laplace_start(model: tuple, x0: np.ndarray, coordinates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(mode, covariance (m, m) over the m coordinates) from damped Newton; falls back to (x0, I) on trouble."""
-    from .kernels import log_density
+    from .kernels import route_log_density
 
+    log_density = route_log_density(model)  # compiles (or loads) the route's kernel only
     grad = np.zeros(x0.size)
 
     def value_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
