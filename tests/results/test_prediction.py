@@ -82,7 +82,11 @@ def test_bayesian_prediction_intervals_cover_new_observations(calibration):
     assert 0.92 <= coverage(table, fresh["y"]) <= 0.98
     assert "posterior predictive" in table.attrs["interval"]
     frequentist = fit.predict(fresh, allow_new_levels=True, interval="prediction", seed=1)
-    np.testing.assert_allclose(table["upper"] - table["lower"], frequentist["upper"] - frequentist["lower"], rtol=0.15)
+    # Each endpoint is a quantile of 1,000 draws (about 3% noise in a width, so up to ~15% at the worst of 400
+    # points); on average the widths agree closely, a new group's slightly wider by the uncertainty in sd(g)
+    ratio = ((table["upper"] - table["lower"]) / (frequentist["upper"] - frequentist["lower"])).to_numpy()
+    assert abs(ratio[:200].mean() - 1) < 0.02 and 0 < ratio[200:].mean() - 1 < 0.06
+    assert np.all(np.abs(ratio - 1) < 0.25)
 
 
 def _training_frame(fit) -> pd.DataFrame:

@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ...errors import warn_user
-from .sample_stats import DIVERGING, ENERGY, TREE_DEPTH
+from .sample_stats import ACCEPTANCE_RATE, DIVERGING, ENERGY, TREE_DEPTH
 
 RHAT_LIMIT, ESS_LIMIT, BFMI_LIMIT = 1.01, 400.0, 0.3
+# independence Metropolis-Hastings (the blocked marginal route): below this mean acceptance the proposal is poor
+ACCEPTANCE_LIMIT = 0.15
 
 
 class SamplingWarning(UserWarning):
@@ -123,16 +125,20 @@ class Diagnosis:
     bfmi: np.ndarray
     max_depth_hits: int
     problems: tuple[str, ...]
+    acceptance: float | None = None  # mean Metropolis-Hastings acceptance where no Hamiltonian was simulated
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def __str__(self) -> str:
+        sampler = (f"mean acceptance {self.acceptance:.2f} (independence Metropolis-Hastings: no trajectories, "
+                   "so no divergences, E-BFMI or tree depth)" if self.acceptance is not None else
+                   f"divergences {self.divergences} of {self.n_draws}; E-BFMI {', '.join(f'{b:.2f}' for b in self.bfmi)}; "
+                   f"max tree depth hit {self.max_depth_hits} times")
         lines = [
             f"Diagnostics: max R-hat {self.max_rhat:.4f} (want <= {RHAT_LIMIT}); min bulk ESS {self.min_ess_bulk:.0f}, "
-            f"min tail ESS {self.min_ess_tail:.0f} (want >= {ESS_LIMIT:.0f}); divergences {self.divergences} of "
-            f"{self.n_draws}; E-BFMI {', '.join(f'{b:.2f}' for b in self.bfmi)}; max tree depth hit {self.max_depth_hits} times",
+            f"min tail ESS {self.min_ess_tail:.0f} (want >= {ESS_LIMIT:.0f}); {sampler}",
         ]
         lines.extend(f"  WARNING: {p}" for p in self.problems)
         if not self.problems:
@@ -148,9 +154,14 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
     min_bulk = float(np.nanmin(table["ess_bulk"])) if len(table) else np.nan
     min_tail = float(np.nanmin(table["ess_tail"])) if len(table) else np.nan
     divergences = int(stats[..., DIVERGING].sum())
-    energy_bfmi = bfmi(stats[..., ENERGY])
-    depth_hits = int((stats[..., TREE_DEPTH] >= max_depth).sum())
+    hamiltonian = bool(np.isfinite(stats[..., ENERGY]).any())
+    energy_bfmi = bfmi(stats[..., ENERGY]) if hamiltonian else np.full(stats.shape[0], np.nan)
+    depth_hits = int((stats[..., TREE_DEPTH] >= max_depth).sum()) if hamiltonian else 0
+    acceptance = None if hamiltonian else float(np.mean(stats[..., ACCEPTANCE_RATE]))
     problems = []
+    if acceptance is not None and acceptance < ACCEPTANCE_LIMIT:
+        problems.append(f"mean acceptance {acceptance:.2f} < {ACCEPTANCE_LIMIT}: the t proposal around the posterior "
+                        "mode fits this posterior poorly; use marginalize=False (the full route, NUTS).")
     if max_rhat > RHAT_LIMIT:
         worst = table["r_hat"].idxmax()
         problems.append(f"R-hat {max_rhat:.4f} for {worst} > {RHAT_LIMIT}: chains disagree; run more tune/draws, "
@@ -169,7 +180,7 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
     if depth_hits:
         problems.append(f"{depth_hits} draws hit the maximum tree depth {max_depth}: raise max_depth or rescale predictors.")
     return Diagnosis(max_rhat, min_bulk, min_tail, divergences, int(stats.shape[0] * stats.shape[1]), energy_bfmi,
-                     depth_hits, tuple(problems))
+                     depth_hits, tuple(problems), acceptance)
 
 
 def warn_if_problems(diagnosis: Diagnosis) -> None:

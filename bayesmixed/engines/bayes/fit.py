@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_JOINT, IntegratedBeta, ParameterLayout, integrated_beta_model,
+from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_BLOCKED, MARGINAL_JOINT, IntegratedBeta, ParameterLayout, integrated_beta_model,
                      is_marginal, make_layout, marginal_supported, pack_model)
 from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
 from .sample_stats import N_STEPS
@@ -58,6 +58,12 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     prior_set = resolve_priors(design, priors)
     centred_groups = resolve_centred(design, centred or False, sampler)
     route = choose_route(design, False if centred_groups and marginalize is None else marginalize, sampler)
+    if route == MARGINAL_BLOCKED and not all(prior_set[name].family == "Normal" for name in design.fixef_names):
+        if marginalize:
+            raise BayesmixedError(f"the blocked marginal route (more than {JOINT_MAX_Q} random effects) integrates β "
+                                  "out under Normal priors; give every fixed effect a Normal prior or use "
+                                  "marginalize=False")
+        route = FULL
     if centred_groups and is_marginal(route):
         raise BayesmixedError("centred= applies to the full route, where γ is sampled; drop marginalize=True")
     if centred is None and route == FULL and sampler == "numba" and not prior_only:
@@ -70,6 +76,9 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
         return BayesFit(design, prior_set, layout, unconstrained, None, sampler="prior", seed=seed, max_depth=max_depth,
                         timings={"total": time.perf_counter() - started}, is_prior=True, warn=False)
     layout = make_layout(design, route, centred_groups)
+    if route == MARGINAL_BLOCKED:
+        return fit_blocked(design, prior_set, layout, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
+                           progressbar=progressbar, warn=warn, started=started)
     model = None  # the PyMC samplers do not use the packed model; BayesFit packs it if it needs it
     if sampler == "numba":
         from .samplers import run_numba_nuts
@@ -97,6 +106,27 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
     timings["total"] = time.perf_counter() - started
     return BayesFit(design, prior_set, layout, unconstrained, stats, sampler=sampler, seed=seed, max_depth=max_depth,
                     timings=timings, warn=warn, model=model)
+
+
+def fit_blocked(design: Design, priors: PriorSet, layout: ParameterLayout, *, draws: int, tune: int, chains: int,
+                seed: int | None, cores: int | None, progressbar: bool | None, warn: bool, started: float) -> BayesFit:
+    """The blocked marginal route (blocked.py): independence MH on (σ, sds, correlations), β and γ drawn exactly."""
+    from .blocked import BlockedPosterior, reml_point, sample_blocked
+    from .result import BayesFit
+
+    integrated = integrated_beta_model(design, layout, priors)
+    posterior = BlockedPosterior(design, integrated)
+    start = reml_point(design, integrated.layout)
+    prepared = time.perf_counter()
+    output = sample_blocked(posterior, start, chains=chains, tune=tune, draws=draws, seed=seed, cores=cores,
+                            progressbar=progressbar)
+    bounds = np.cumsum([0] + [t.size for t in design.terms])
+    ranef = [output.gamma[..., a:b].reshape(-1, t.n_levels, t.n_columns) for t, a, b in zip(design.terms, bounds, bounds[1:])]
+    timings = {"prepare": prepared - started, "sampling": time.perf_counter() - prepared,
+               "evaluations": float(output.evaluations), "acceptance": output.acceptance,
+               "total": time.perf_counter() - started}
+    return BayesFit(design, priors, layout, output.draws, output.stats, sampler="numba", seed=seed, max_depth=10,
+                    timings=timings, warn=warn, ranef=ranef)
 
 
 def draw_integrated_beta(integrated: IntegratedBeta, draws: np.ndarray, seed: int | None) -> np.ndarray:
@@ -211,8 +241,8 @@ def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
         if design.q <= JOINT_MAX_Q and (design.q <= ONE_FACTOR_JOINT_Q or boundary_fit(design)):
             return MARGINAL_JOINT
         return MARGINAL
-    if marginalize is None and design.q > JOINT_MAX_Q:  # the joint route's dense O(q³) Cholesky would dominate
-        return FULL
+    if design.q > JOINT_MAX_Q:  # the joint route's dense O(q³) algebra would dominate: the REML engine's blocked one
+        return MARGINAL_BLOCKED
     return MARGINAL_JOINT
 
 

@@ -6,7 +6,8 @@ correlation matrix through tanh (Stan's canonical partial correlations); on the 
 term's standard-normal u_t (levels x k_t, level-major), with γ_j = diag(sd_t) L_t u_j.
 
 Routes: MARGINAL (gaussian, every term on one grouping factor: per-group sufficient statistics, kernels.py),
-MARGINAL_JOINT (gaussian, any crossed or nested terms: γ of all terms integrated out together, joint.py), FULL.
+MARGINAL_JOINT (gaussian, any crossed or nested terms: γ of all terms integrated out together, joint.py),
+MARGINAL_BLOCKED (the same beyond JOINT_MAX_Q random effects, on the REML engine's blocked factor: blocked.py), FULL.
 
 The packed model is one tuple of arrays with fixed dtypes and ranks, so the kernel and the sampler
 compile once for every model structure and their numba cache is reused across processes.
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2, "negbin": 3}
 # The family's one positive scalar parameter, sampled on the log scale in the kernel's sigma slot.
 SCALE_NAMES = {"gaussian": "sigma", "negbin": "theta"}
-MARGINAL, FULL, MARGINAL_JOINT = 0, 1, 2
-ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal"}
+MARGINAL, FULL, MARGINAL_JOINT, MARGINAL_BLOCKED = 0, 1, 2, 3
+ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal", MARGINAL_BLOCKED: "blocked marginal"}
 # The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
 JOINT_MAX_Q = 200
 
@@ -110,7 +111,7 @@ def make_layout(design: Design, route: int, centred: frozenset[str] = frozenset(
 
 def is_marginal(route: int) -> bool:
     """Whether γ is integrated out while sampling (and drawn afterwards from its exact conditional)."""
-    return route in (MARGINAL, MARGINAL_JOINT)
+    return route in (MARGINAL, MARGINAL_JOINT, MARGINAL_BLOCKED)
 
 
 def design_weights(design: Design) -> np.ndarray | None:
@@ -164,7 +165,10 @@ def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tup
     codes = writable(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), np.int64)
     n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
     ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
-    if is_marginal(layout.route):
+    if layout.route == MARGINAL_BLOCKED:  # blocked.py reads the design itself: no statistics here
+        X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
+        ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
+    elif is_marginal(layout.route):
         if layout.route == MARGINAL:
             ZtZ, ZtX, Zty, XtX, vec = group_statistics(X, y - offset, zmat, codes[:, 0], n_groups)
         else:
@@ -208,7 +212,7 @@ class IntegratedBeta:
 def integrated_beta_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> IntegratedBeta | None:
     """y − Xm ~ N(0, σ²W⁻¹ + Z*Λ*Λ*'Z*'), Z* = [Z, X diag(s)], Λ* = blockdiag(Λ, I); None unless every β prior is Normal."""
     rows = [priors[name] for name in design.fixef_names]
-    if layout.route != MARGINAL_JOINT or not rows or any(r.family != "Normal" for r in rows):
+    if layout.route not in (MARGINAL_JOINT, MARGINAL_BLOCKED) or not rows or any(r.family != "Normal" for r in rows):
         return None
     import scipy.sparse as sp
 
@@ -217,7 +221,7 @@ def integrated_beta_model(design: Design, layout: ParameterLayout, priors: Prior
     p = design.p
     shifted = [TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index - p,
                           t.corr_index - p if t.corr_index >= 0 else -1, -1, t.column_offset) for t in layout.terms]
-    reduced = ParameterLayout(MARGINAL_JOINT, design.family, 0, layout.sigma_index - p, tuple(shifted), layout.size - p)
+    reduced = ParameterLayout(layout.route, design.family, 0, layout.sigma_index - p, tuple(shifted), layout.size - p)
     full = pack_model(design, layout, priors)
     ints = full[0].copy()
     ints[HEADER_P], ints[HEADER_SIGMA_INDEX], ints[HEADER_GROUPS], ints[HEADER_SIZE] = 0, reduced.sigma_index, p, reduced.size
@@ -225,6 +229,8 @@ def integrated_beta_model(design: Design, layout: ParameterLayout, priors: Prior
         base = HEADER_INTS + TERM_INTS * i
         ints[base + TERM_SD_INDEX], ints[base + TERM_CORR_INDEX] = t.sd_index, t.corr_index
         ints[base + TERM_PRIOR_ROW] -= p
+    if layout.route == MARGINAL_BLOCKED:
+        return IntegratedBeta(reduced, (ints, writable(full[1][p:]), *full[2:]), mean, sd)
     X = np.asarray(design.X, dtype=float)
     y = np.asarray(design.y, dtype=float) - design.offset - X @ mean
     ZtZ, ZtX, Zty, _, vec = joint_statistics(np.zeros((design.n, 0)), y, sp.hstack([design.Z, sp.csc_matrix(X * sd)]).tocsc(),

@@ -26,17 +26,20 @@ CHUNK = 256  # draws per block when an (S, n) array would be large
 class PosteriorDraws:
     """The draws of a Bayesian fit (unconstrained (chains, draws, D) in the layout), constrained and named.
 
-    `model` is the kernel's packed model (layout.pack_model), packed on first use when the sampler did not.
+    `model` is the kernel's packed model (layout.pack_model), packed on first use when the sampler did not;
+    `ranef` the per-term γ draws (S, levels, k) where the sampler drew them (the blocked marginal route).
     """
 
     def __init__(self, design: Design, layout: ParameterLayout, priors, unconstrained: np.ndarray,
-                 seed: int | None, model: tuple | None = None):
+                 seed: int | None, model: tuple | None = None, ranef: list[np.ndarray] | None = None):
         self.design = design
         self.layout = layout
         self.priors = priors
         self.unconstrained = unconstrained
         self.seed = seed
         self._model = model
+        if ranef is not None:
+            self.ranef = ranef  # fills the cached property
         self.named = named_draws(layout, design, unconstrained)  # {name: (chains, draws)}
 
     @property

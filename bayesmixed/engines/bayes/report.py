@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...results.table import Block, Cell, Document, Lines, RenderedText, Table
-from .layout import FULL, MARGINAL, MARGINAL_JOINT
+from .layout import FULL, MARGINAL, MARGINAL_BLOCKED, MARGINAL_JOINT
 
 if TYPE_CHECKING:
     from .layout import ParameterLayout
@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its exact conditional)",
               FULL: "full non-centred (γ = diag(sd) L u, u ~ N(0, I))",
               MARGINAL_JOINT: "joint marginal (γ of every term, and β under Normal priors, integrated out together; drawn "
-                              "afterwards from their exact conditional)"}
+                              "afterwards from their exact conditional)",
+              MARGINAL_BLOCKED: "blocked marginal (γ and β integrated out on the REML engine's blocked Cholesky, σ and "
+                                "the covariance parameters sampled by independence Metropolis-Hastings from a t "
+                                "proposal around the posterior mode; γ and β drawn from their exact conditional)"}
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 
@@ -55,6 +58,12 @@ def route_text(layout: ParameterLayout) -> str:
     return f"full, effects sampled centred (γ ~ N(0, Σ)) for {', '.join(centred)}{rest}"
 
 
+def sampler_text(fit: BayesFit) -> str:
+    if fit.layout.route == MARGINAL_BLOCKED:
+        return f"independence Metropolis-Hastings (mean acceptance {fit.timings.get('acceptance', np.nan):.2f})"
+    return SAMPLER_TEXT.get(fit.sampler, fit.sampler)
+
+
 def summary_text(fit: BayesFit) -> RenderedText:
     """BayesFit.summary(): header, fixed and random-effect tables (R-hat/ESS unless prior draws), diagnosis;
     a str that also renders as HTML, markdown and LaTeX."""
@@ -69,7 +78,7 @@ def summary_text(fit: BayesFit) -> RenderedText:
         f"{kind} {model} mixed model: {d.formula}",
         f"  family: {d.family}   observations: {d.n}   groups: {groups}",
         f"  route: {route_text(fit.layout)}",
-        f"  sampler: {SAMPLER_TEXT.get(fit.sampler, fit.sampler)}; {fit.n_chains} chains x {fit.n_draws} draws{tuning}; "
+        f"  sampler: {sampler_text(fit)}; {fit.n_chains} chains x {fit.n_draws} draws{tuning}; "
         f"seed {fit.seed}; {wall}",
         "",
     )

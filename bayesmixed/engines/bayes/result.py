@@ -46,11 +46,12 @@ class BayesFit:
 
     def __init__(self, design: Design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
                  stats: np.ndarray | None, *, sampler: str, seed: int | None, max_depth: int, timings: dict[str, float],
-                 is_prior: bool = False, warn: bool = True, model: tuple | None = None):
+                 is_prior: bool = False, warn: bool = True, model: tuple | None = None,
+                 ranef: list[np.ndarray] | None = None):
         self.design = design
         self.priors = priors
         self.layout = layout
-        self.posterior = PosteriorDraws(design, layout, priors, unconstrained, seed, model)
+        self.posterior = PosteriorDraws(design, layout, priors, unconstrained, seed, model, ranef)
         self.sample_stats = stats  # (chains, draws, N_STATS), columns sample_stats.STAT_COLUMNS; None for prior draws
         self.sampler = sampler
         self.seed = seed

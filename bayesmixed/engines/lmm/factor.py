@@ -87,12 +87,16 @@ def _factor_blocks(system: PlsSystem, theta: np.ndarray) -> tuple[np.ndarray, fl
             full = schur + np.tril(schur, -1).T
             schur = np.tril(lam.T @ (lam.T @ full).T)
         schur.flat[:q_rest * (system.d + 1):system.d + 1] += 1.0  # + I on the other terms' diagonal
-    dense, info = dpotrf(schur, lower=1, clean=1, overwrite_a=1)
-    if info > 0:
+    try:
+        # numpy's Cholesky releases the GIL (scipy's dpotrf wrapper holds it), so factorisations in threads
+        # run in parallel: the Bayesian blocked route evaluates its chains' proposals that way
+        dense = np.linalg.cholesky(schur)
+    except np.linalg.LinAlgError:
+        _, info = dpotrf(schur, lower=1)
         raise BayesmixedError(
             "the fixed-effects design is rank-deficient at this θ (Cholesky failed at column "
             f"{info}); check the fixed effects for columns that are constant within the data or aliased"
-        )
+        ) from None
     return first_inverse, first_logdet, dense
 
 

@@ -1,0 +1,353 @@
+"""The blocked marginal route: Gaussian models with more random effects than the joint route's dense algebra takes.
+
+Sampled: x = (log σ, each term's log sds and correlation z's), the joint route's coordinates without β. Density:
+log p(y | θ, σ) with γ and β integrated out (β under its Normal(m, S) prior), from the REML engine's blocked
+Cholesky at θ = C/σ (first term level by level, the rest one dense block; engines/lmm/factor.py), whose last p + 1
+rows hold P = [X ỹ]'V̄⁻¹[X ỹ] with V = σ²V̄ the marginal covariance of ỹ = y − offset − Xβ_shift:
+    log p(y | θ, σ) = −½[n log 2πσ² + log|V̄| + P_yy/σ² + m̃'S⁻¹m̃ − c'A⁻¹c + log|S| + log|A|],
+    A = P_xx/σ² + S⁻¹, c = P_xy/σ² + S⁻¹m̃, m̃ = m − β_shift;  β̃ | θ, σ, y ~ N(A⁻¹c, A⁻¹).
+With a flat prior (S⁻¹ → 0) this is the REML likelihood, as on the joint route.
+
+Sampler: independence Metropolis–Hastings. The posterior of these few coordinates is close to normal when a
+model has this many random effects, and a gradient would cost the dense block's inverse (about three
+factorisations), so each step proposes from a multivariate t around the posterior mode with the Laplace
+covariance (refitted to the pooled warm-up draws) and costs one factorisation. β and γ are drawn at each accepted
+proposal from their exact conditionals: β̃ as above, then u = H⁻¹[Λ'Z'(ỹ − Xβ̃ + σε₁) + σε₂] ~ N(E(u | y, β), σ²H⁻¹)
+with H = Λ'Z'ZΛ + I (ε standard normal), solved with the same blocked factor, and γ = Λu.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from threadpoolctl import threadpool_limits
+
+from ...errors import BayesmixedError
+from ...progress import progress_display
+from ..lmm.factor import BlockedFactor, factorize
+from ..lmm.system import build_system
+from .layout import IntegratedBeta
+from .sample_stats import ACCEPTANCE_RATE, ENERGY, LOG_DENSITY, N_STATS, N_STEPS, STEP_SIZE
+from .seeds import CHAIN, START, generator
+
+PROPOSAL_DF = 5.0  # t proposal: heavier tails than the near-normal posterior, so the weights stay bounded
+PROPOSAL_INFLATION = 1.2  # proposal covariance over the posterior's: a little wider than the target
+NEWTON_STEPS = 6
+FD_STEP = 1e-4  # finite-difference step on the unconstrained (log) scale
+
+
+@dataclass
+class Evaluation:
+    """One point's log posterior and what the draws at that point need."""
+
+    lp: float
+    sigma: float
+    factor: BlockedFactor
+    beta_mean: np.ndarray  # (p,) E(β̃ | θ, σ, y), shifted β
+    beta_root: np.ndarray  # (p, p) upper R with A = R'R: β̃ = mean + R⁻¹e
+
+
+class BlockedPosterior:
+    """log p(σ, sds, correlations | y) with γ and β integrated out, on the integrated layout's coordinates."""
+
+    def __init__(self, design, integrated: IntegratedBeta):
+        from .factors import assemble_factors, fixed_and_sigma_priors
+
+        self.design = design
+        self.layout = integrated.layout
+        self.ints, self.prior_rows = integrated.model[0], integrated.model[1]
+        self.system = build_system(design)
+        self.prior_mean = integrated.mean - self.system.beta_shift  # prior of the system's shifted β̃
+        self.prior_precision = 1.0 / integrated.sd**2
+        self.log_prior_variance = float(np.log(integrated.sd**2).sum())
+        self.K = sum(t.k for t in self.layout.terms)
+        self._assemble, self._scale_prior = assemble_factors, fixed_and_sigma_priors
+        slots = self.system.response_slots
+        centred = design.y - design.offset
+        if slots.root_weights is not None:
+            centred = centred * slots.root_weights
+        self.response = centred - slots.X @ self.system.beta_shift  # ỹ, rows scaled by √w
+
+    def theta_sigma(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """(θ in lme4's order, σ, the log priors of σ and the covariance parameters with their Jacobians)."""
+        C, L, sd = np.zeros((self.K, self.K)), np.zeros((self.K, self.K)), np.zeros(self.K)
+        lp = self._scale_prior(x, np.zeros(x.size), self.ints, self.prior_rows)
+        lp += self._assemble(x, self.ints, self.prior_rows, C, L, sd)
+        sigma = math.exp(x[self.layout.sigma_index])
+        theta = np.empty(self.design.n_theta)
+        for term, lt, where in zip(self.design.terms, self.layout.terms, self.design.theta_slices):
+            rows, cols = term.theta_pattern()
+            theta[where] = C[lt.column_offset + rows, lt.column_offset + cols] / sigma
+        return theta, sigma, lp
+
+    def evaluate(self, x: np.ndarray) -> Evaluation | None:
+        """The log posterior at x (None where θ or σ is not finite or the factor fails)."""
+        if not np.all(np.isfinite(x)):
+            return None
+        theta, sigma, lp = self.theta_sigma(x)
+        if not (np.all(np.isfinite(theta)) and np.isfinite(lp) and sigma > 0):
+            return None
+        try:
+            factor = factorize(self.system, theta)
+        except (BayesmixedError, np.linalg.LinAlgError, ValueError):
+            return None
+        system, v = self.system, sigma * sigma
+        q_rest, p = system.q_rest, system.p
+        tail = factor.dense[q_rest:, q_rest:]  # lower factor of P: [[R_X, 0], [t', r]]
+        R_X, t, r = tail[:p, :p], tail[p, :p], tail[p, p]
+        A = R_X @ R_X.T / v + np.diag(self.prior_precision)
+        c = R_X @ t / v + self.prior_precision * self.prior_mean
+        try:
+            root = sla.cholesky(A, lower=False, check_finite=False)  # A = R'R
+        except np.linalg.LinAlgError:
+            return None
+        z = sla.solve_triangular(root, c, trans="T", check_finite=False)  # R'z = c: c'A⁻¹c = z'z
+        quad = (t @ t + r * r) / v + self.prior_precision @ self.prior_mean**2 - z @ z
+        log_likelihood = -0.5 * (system.n * math.log(2.0 * math.pi * v) + factor.logdet_random + quad
+                                 + self.log_prior_variance + 2.0 * float(np.log(np.diag(root)).sum()))
+        total = lp + log_likelihood
+        if not math.isfinite(total):
+            return None
+        mean = sla.solve_triangular(root, z, check_finite=False)
+        return Evaluation(total, sigma, factor, mean, root)
+
+    def log_density(self, x: np.ndarray) -> float:
+        evaluation = self.evaluate(x)
+        return -np.inf if evaluation is None else evaluation.lp
+
+    # ---- draws of β and γ at one evaluated point
+    def draw_effects(self, evaluation: Evaluation, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(β (p,), γ of all terms (q,) in Z's column order): one draw from their exact conditional."""
+        system, design, factor, sigma = self.system, self.design, evaluation.factor, evaluation.sigma
+        shifted_beta = evaluation.beta_mean + sla.solve_triangular(evaluation.beta_root, rng.standard_normal(system.p),
+                                                                   check_finite=False)
+        slots = system.response_slots
+        perturbed = self.response - slots.X @ shifted_beta + sigma * rng.standard_normal(system.n)
+        lambdas = design.lambda_blocks(factor.theta)
+        first, q_rest = design.terms[0], system.q_rest
+        k = first.n_columns
+        lambda_first = lambdas[0]
+        # g = Λ'Z'(perturbed) + σε₂, by term: the first's per level (L, k), the rest's as one vector
+        g_first = (slots.first_transpose @ perturbed).reshape(first.n_levels, k) @ lambda_first
+        g_first += sigma * rng.standard_normal(g_first.shape)
+        rest_lambda = system.rest_lambda(factor.theta)[:q_rest, :q_rest] if q_rest else None
+        if q_rest:
+            g_rest = rest_lambda.T @ (slots.fixed_transpose[:q_rest] @ perturbed) + sigma * rng.standard_normal(q_rest)
+        # H = [[blockdiag A_j, B], [B', H₂₂]] with B = Λ₁'Z₁'Z_rΛ_r; the Schur complement's factor is the dense
+        # block's leading q_rest rows
+        A = lambda_first.T @ system.first_crossprod @ lambda_first + np.eye(k)  # (L, k, k)
+        cross = system.first_rhs[:, :q_rest] if q_rest else None  # Z₁'Z_r (q₁ x q_rest)
+        w_first = np.linalg.solve(A, g_first[:, :, None])[:, :, 0]
+        if q_rest:
+            spread = (w_first @ lambda_first.T).reshape(-1)  # Λ₁w per level, flattened as Z₁'s columns
+            schur_rhs = g_rest - rest_lambda.T @ (cross.T @ spread)
+            L22 = factor.dense[:q_rest, :q_rest]
+            u_rest = sla.solve_triangular(L22, sla.solve_triangular(L22, schur_rhs, lower=True, check_finite=False),
+                                          lower=True, trans="T", check_finite=False)
+            back = (cross @ (rest_lambda @ u_rest)).reshape(first.n_levels, k) @ lambda_first
+            u_first = np.linalg.solve(A, (g_first - back)[:, :, None])[:, :, 0]
+            u = np.concatenate([u_first.reshape(-1), u_rest])
+        else:
+            u = w_first.reshape(-1)
+        gamma = np.concatenate([e.reshape(-1) for e in design.random_effects_from_spherical(factor.theta, u)])
+        return shifted_beta + system.beta_shift, gamma
+
+
+# ---- the proposal
+@dataclass(frozen=True)
+class TProposal:
+    """Multivariate t (ν) with location mean and scale matrix root @ root'."""
+
+    mean: np.ndarray
+    root: np.ndarray  # lower Cholesky factor of the scale matrix
+    df: float = PROPOSAL_DF
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        z = rng.standard_normal(self.mean.size)
+        return self.mean + (self.root @ z) * math.sqrt(self.df / rng.chisquare(self.df))
+
+    def log_density(self, x: np.ndarray) -> float:
+        """Up to a constant (the MH ratio needs differences only)."""
+        z = sla.solve_triangular(self.root, x - self.mean, lower=True, check_finite=False)
+        return -0.5 * (self.df + self.mean.size) * math.log1p(z @ z / self.df)
+
+    @classmethod
+    def around(cls, mean: np.ndarray, covariance: np.ndarray) -> TProposal:
+        """Scale chosen so the t's covariance is PROPOSAL_INFLATION x covariance (t: scale x ν/(ν − 2))."""
+        scale = covariance * PROPOSAL_INFLATION * (PROPOSAL_DF - 2.0) / PROPOSAL_DF
+        return cls(mean.copy(), np.linalg.cholesky(positive_definite(scale)))
+
+
+def positive_definite(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric part with eigenvalues raised to at least 1e-8 of the largest (and of 1e-12)."""
+    values, vectors = np.linalg.eigh(0.5 * (matrix + matrix.T))
+    floor = max(1e-8 * float(np.abs(values).max()), 1e-12)
+    return (vectors * np.maximum(values, floor)) @ vectors.T
+
+
+def laplace(posterior: BlockedPosterior, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mode, covariance = (−Hessian)⁻¹) by damped Newton with central-difference derivatives."""
+    x, lp = x0.copy(), posterior.log_density(x0)
+    if not np.isfinite(lp):
+        raise BayesmixedError("the blocked marginal route's starting point has zero posterior density; "
+                              "use marginalize=False (the full route)")
+    precision = np.eye(x.size)
+    for _ in range(NEWTON_STEPS):
+        gradient, hessian = derivatives(posterior.log_density, x, lp)
+        precision = positive_definite(-hessian)
+        step = np.linalg.solve(precision, gradient)
+        scale, improved = 1.0, False
+        while scale > 1e-4:
+            trial = x + scale * step
+            lp_trial = posterior.log_density(trial)
+            if lp_trial > lp - 1e-10:
+                x, lp, improved = trial, lp_trial, True
+                break
+            scale *= 0.5
+        if not improved or float(gradient @ step) < 1e-8:
+            break
+    return x, np.linalg.inv(precision)
+
+
+def derivatives(f, x: np.ndarray, fx: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian of f at x (fx = f(x))."""
+    D, h = x.size, FD_STEP
+    gradient, hessian = np.empty(D), np.empty((D, D))
+    plus, minus = np.empty(D), np.empty(D)
+    for i in range(D):
+        e = np.zeros(D)
+        e[i] = h
+        plus[i], minus[i] = f(x + e), f(x - e)
+        gradient[i] = (plus[i] - minus[i]) / (2 * h)
+        hessian[i, i] = (plus[i] - 2 * fx + minus[i]) / h**2
+    for i in range(D):
+        for j in range(i):
+            e_i, e_j = np.zeros(D), np.zeros(D)
+            e_i[i], e_j[j] = h, h
+            hessian[i, j] = hessian[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j)
+                                             + f(x - e_i - e_j)) / (4 * h * h)
+    return gradient, hessian
+
+
+# ---- the sampler
+@dataclass
+class BlockedOutput:
+    draws: np.ndarray  # (chains, draws, p + D): β in front, then the integrated layout's coordinates
+    stats: np.ndarray  # (chains, draws, N_STATS)
+    gamma: np.ndarray  # (chains, draws, q)
+    evaluations: int
+    acceptance: float  # share of proposals accepted after tuning
+
+
+def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, tune: int, draws: int,
+                   seed: int | None, cores: int | None = None, progressbar: bool | None = None) -> BlockedOutput:
+    """Independence MH: warm-up from the Laplace t proposal, then sampling from one refitted to the pooled
+    second half of the warm-up draws."""
+    mode, covariance = laplace(posterior, x0)
+    proposal = TProposal.around(mode, covariance)
+    D, p, q = mode.size, posterior.design.p, posterior.design.q
+    out_draws = np.empty((chains, draws, p + D))
+    out_stats = np.zeros((chains, draws, N_STATS))
+    out_gamma = np.empty((chains, draws, q))
+    warm = np.empty((chains, tune, D))
+    states: list = [None] * chains
+    accepted = np.zeros(chains)
+    counts = np.zeros(chains, dtype=np.int64)
+
+    def start(c: int) -> None:
+        rng = generator(seed, START, c)
+        for _ in range(100):
+            x = proposal.draw(rng)
+            evaluation = posterior.evaluate(x)
+            counts[c] += 1
+            if evaluation is not None:
+                states[c] = (x, evaluation, proposal.log_density(x), None)
+                return
+        raise BayesmixedError("the blocked marginal route found no starting point with positive posterior density")
+
+    def step(c: int, current, rng, law: TProposal):
+        x, evaluation, log_q, effects = current
+        candidate = law.draw(rng)
+        proposed = posterior.evaluate(candidate)
+        counts[c] += 1
+        if proposed is None:
+            return current, 0.0
+        log_q_candidate = law.log_density(candidate)
+        log_ratio = proposed.lp - evaluation.lp + log_q - log_q_candidate
+        probability = 1.0 if log_ratio >= 0 else math.exp(log_ratio)
+        if rng.uniform() < probability:
+            return (candidate, proposed, log_q_candidate, None), probability
+        return current, probability
+
+    def warm_up(c: int, bar) -> None:
+        rng = generator(seed, CHAIN, c)
+        start(c)
+        for i in range(tune):
+            states[c], _ = step(c, states[c], rng, proposal)
+            warm[c, i] = states[c][0]
+            bar.advance(1)
+
+    def run(c: int, bar, law: TProposal) -> None:
+        rng = generator(seed, CHAIN, chains + c)
+        x, evaluation, _, _ = states[c]
+        current = (x, evaluation, law.log_density(x), None)
+        for i in range(draws):
+            current, probability = step(c, current, rng, law)
+            x, evaluation, log_q, effects = current
+            if effects is None:  # a new point: draw β and γ from its conditional once, kept while it stays
+                effects = posterior.draw_effects(evaluation, rng)
+                current = (x, evaluation, log_q, effects)
+            out_draws[c, i, :p], out_draws[c, i, p:] = effects[0], x
+            out_gamma[c, i] = effects[1]
+            out_stats[c, i, [N_STEPS, ACCEPTANCE_RATE, LOG_DENSITY]] = 1.0, probability, evaluation.lp
+            accepted[c] += probability
+            bar.advance(1)
+
+    workers = max(1, min(chains, cores or os.cpu_count() or 1))
+    # one BLAS thread per chain: the chains' factorisations run side by side in threads (numpy's Cholesky
+    # releases the GIL), and BLAS threads on top of them would oversubscribe the cores
+    blas_threads = threadpool_limits(limits=1, user_api="blas") if workers > 1 else nullcontext()
+    with progress_display(f"Sampling {chains} chains (blocked marginal)", chains * (tune + draws), progressbar) as bar, \
+            blas_threads, ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda c: warm_up(c, bar), range(chains)))
+        if tune >= 20:
+            pooled = warm[:, tune // 2:].reshape(-1, D)
+            proposal = TProposal.around(pooled.mean(axis=0), np.cov(pooled, rowvar=False).reshape(D, D))
+        list(pool.map(lambda c: run(c, bar, proposal), range(chains)))
+    out_stats[..., ENERGY] = np.nan  # no Hamiltonian: no energy, step size or tree
+    out_stats[..., STEP_SIZE] = np.nan
+    return BlockedOutput(out_draws, out_stats, out_gamma, int(counts.sum()), float(accepted.sum() / (chains * draws)))
+
+
+def reml_point(design, layout) -> np.ndarray:
+    """The REML estimates (σ, sds, correlations) on the integrated layout's unconstrained coordinates; sds on
+    the boundary are lifted to 1% of σ so that their logarithm exists (the Laplace search moves them)."""
+    import warnings
+
+    from ..lmm.fit import fit_lmm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reml = fit_lmm(design, check_derivatives=False)
+    sigma = float(reml.sigma)
+    x = np.zeros(layout.size)
+    x[layout.sigma_index] = math.log(sigma)
+    for lt, block in zip(layout.terms, design.lambda_blocks(reml.theta)):
+        C = np.asarray(block) * sigma
+        sd = np.maximum(np.sqrt((C**2).sum(axis=1)), 0.01 * sigma)
+        x[lt.sd_index:lt.sd_index + lt.k] = np.log(sd)
+        if lt.correlated:
+            L = C / sd[:, None]
+            for i in range(1, lt.k):
+                sum_sq = 0.0
+                for j in range(i):
+                    partial = L[i, j] / math.sqrt(max(1.0 - sum_sq, 1e-12))
+                    x[lt.corr_index + i * (i - 1) // 2 + j] = math.atanh(min(max(partial, -0.99), 0.99))
+                    sum_sq += L[i, j] ** 2
+    return x
