@@ -71,7 +71,11 @@ def test_route_log_density_picks_the_route_kernel(models):
 def test_non_finite_density_is_minus_infinity(models):
     """log_density (Python callers) and nuts.evaluate (the sampler, through the function pointer) agree with the
     kernel where it is finite and give −inf where it is not."""
-    from bayesmixed.engines.bayes.nuts import evaluate
+    from bayesmixed.engines.bayes.nuts import evaluate as compiled_evaluate
+
+    @numba.njit
+    def evaluate(log_density, x, grad, model):  # nuts' helpers have no Python wrapper: call it from compiled code
+        return compiled_evaluate(log_density, x, grad, model)
 
     for name in ("marginal", "full"):
         design, layout, priors, model = models[name]

@@ -14,21 +14,30 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from . import kernels  # noqa: F401  (its import drops stale cached entries before any of this module's load)
-from .factors import cholesky_inplace, compiled
+from .factors import cholesky_inplace
 from .sample_stats import ACCEPTANCE_RATE, DIVERGING, ENERGY, LOG_DENSITY, N_STEPS, STEP_SIZE, TREE_DEPTH
+
+# numba compiles every called function on its own, then again inside each caller that links it in; the helpers
+# below are called from compiled code only, so they get neither a Python nor a C wrapper (code numba would
+# otherwise generate and compile for each of them, and again in each caller), and the one entry point,
+# run_iterations, no C wrapper. This and the function pointer to the kernel keep the sampler's first
+# compilation to about 4 s of CPU (docs/bayes.md, "Cold start").
+OPTIONS = dict(cache=True, nogil=True, error_model="numpy")  # as factors.compiled
+internal = njit(**OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 # Indices into a chain's float state.
 LP, STEP, MU, S_BAR, X_BAR, DA_COUNT, WELFORD_N, WARMUP_STEPS = range(8)
 
 
-@compiled
+@internal
 def _rotl(value, shift):
     return (value << np.uint64(shift)) | (value >> np.uint64(64 - shift))
 
 
-@compiled
+@internal
 def random_uniform(rng):
     """Uniform [0, 1) from xoshiro256** state rng (4 uint64), advanced in place."""
     result = _rotl(rng[1] * np.uint64(5), 7) * np.uint64(9)
@@ -42,7 +51,7 @@ def random_uniform(rng):
     return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@compiled
+@internal
 def random_normal(rng):
     """Standard normal by Box–Muller."""
     u1 = 1.0 - random_uniform(rng)
@@ -50,7 +59,7 @@ def random_normal(rng):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@compiled
+@internal
 def velocity(p, inv_diag, inv_dense, dense, out):
     """out = M⁻¹p; returns the kinetic energy ½ p'M⁻¹p."""
     D = p.shape[0]
@@ -69,7 +78,7 @@ def velocity(p, inv_diag, inv_dense, dense, out):
     return 0.5 * kinetic
 
 
-@compiled
+@internal
 def draw_momentum(p, rng, inv_diag, chol_dense, dense, z):
     """p ~ N(0, M) with M = (inverse metric)⁻¹: p = z/√diag, or solve L'p = z for inverse metric LL'."""
     D = p.shape[0]
@@ -86,7 +95,7 @@ def draw_momentum(p, rng, inv_diag, chol_dense, dense, z):
             p[i] = z[i] / math.sqrt(inv_diag[i])
 
 
-@compiled
+@internal
 def is_turning(p_start, p_end, rho, inv_diag, inv_dense, dense, tmp):
     """Generalised no-U-turn criterion: turning unless both M⁻¹p_start·ρ > 0 and M⁻¹p_end·ρ > 0."""
     velocity(p_start, inv_diag, inv_dense, dense, tmp)
@@ -96,14 +105,23 @@ def is_turning(p_start, p_end, rho, inv_diag, inv_dense, dense, tmp):
     return np.dot(tmp, rho) <= 0.0
 
 
-@compiled
+@internal
 def copy_into(out, values):
     """out[:] = values as a loop: numba's slice assignment checks shapes and links in code to format the error."""
     for i in range(out.shape[0]):
         out[i] = values[i]
 
 
-@compiled
+@internal
+def copy_state(x_to, p_to, g_to, x, p, g):
+    """Copies a point (position, momentum, gradient) in one loop."""
+    for i in range(x.shape[0]):
+        x_to[i] = x[i]
+        p_to[i] = p[i]
+        g_to[i] = g[i]
+
+
+@internal
 def log_add_exp(a, b):
     if a == -np.inf:
         return b
@@ -113,14 +131,14 @@ def log_add_exp(a, b):
     return hi + math.log(math.exp(a - hi) + math.exp(b - hi))
 
 
-@compiled
+@internal
 def evaluate(log_density, x, grad, model):
     """log_density(x, grad, model), −inf where it is not finite (the kernels may return NaN or +inf there)."""
     lp = log_density(x, grad, model)
     return lp if math.isfinite(lp) else -np.inf
 
 
-@compiled
+@internal
 def leapfrog(x, p, grad, step, inv_diag, inv_dense, dense, tmp, log_density, model):
     """One leapfrog step in place; returns the new log density log_density(x, grad, model)."""
     for i in range(x.shape[0]):
@@ -134,23 +152,19 @@ def leapfrog(x, p, grad, step, inv_diag, inv_dense, dense, tmp, log_density, mod
     return lp
 
 
-@compiled
+@internal
 def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, max_depth, log_density, model, work,
                ckpt_p, ckpt_rho):
     """One NUTS draw from x (updated in place with grad); returns (lp, acceptance, depth, steps, diverging, energy)."""
     (p, x_left, p_left, g_left, x_right, p_right, g_right, x_leaf, p_leaf, g_leaf,
-     x_prop, g_prop, p_prop, x_sub, g_sub, p_sub, rho, rho_sub, rho_tmp, tmp) = work
+     x_prop, g_prop, p_prop, x_sub, g_sub, p_sub, rho, rho_sub, rho_tmp, tmp) = (
+        work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8], work[9], work[10],
+        work[11], work[12], work[13], work[14], work[15], work[16], work[17], work[18], work[19])
     draw_momentum(p, rng, inv_diag, chol_dense, dense, tmp)
     H0 = -lp + velocity(p, inv_diag, inv_dense, dense, tmp)
-    copy_into(x_left, x)
-    copy_into(p_left, p)
-    copy_into(g_left, grad)
-    copy_into(x_right, x)
-    copy_into(p_right, p)
-    copy_into(g_right, grad)
-    copy_into(x_prop, x)
-    copy_into(g_prop, grad)
-    copy_into(p_prop, p)
+    copy_state(x_left, p_left, g_left, x, p, grad)
+    copy_state(x_right, p_right, g_right, x, p, grad)
+    copy_state(x_prop, p_prop, g_prop, x, p, grad)
     lp_prop, lp_left, lp_right = lp, lp, lp
     copy_into(rho, p)
     log_w_total = 0.0
@@ -158,14 +172,10 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
     while depth < max_depth:
         direction = 1.0 if random_uniform(rng) < 0.5 else -1.0
         if direction > 0:
-            copy_into(x_leaf, x_right)
-            copy_into(p_leaf, p_right)
-            copy_into(g_leaf, g_right)
+            copy_state(x_leaf, p_leaf, g_leaf, x_right, p_right, g_right)
             lp_leaf = lp_right
         else:
-            copy_into(x_leaf, x_left)
-            copy_into(p_leaf, p_left)
-            copy_into(g_leaf, g_left)
+            copy_state(x_leaf, p_leaf, g_leaf, x_left, p_left, g_left)
             lp_leaf = lp_left
         depth += 1
         log_w_sub, lp_sub, sub_turning = -np.inf, 0.0, False
@@ -184,9 +194,7 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
                 rho_sub[i] += p_leaf[i]
             log_w_new = log_add_exp(log_w_sub, log_w)
             if math.log(random_uniform(rng)) < log_w - log_w_new:  # uniform progressive sampling within the subtree
-                copy_into(x_sub, x_leaf)
-                copy_into(g_sub, g_leaf)
-                copy_into(p_sub, p_leaf)
+                copy_state(x_sub, p_sub, g_sub, x_leaf, p_leaf, g_leaf)
                 lp_sub = lp_leaf
             log_w_sub = log_w_new
             # U-turn checks on every aligned sub-subtree ending at leaf n, through checkpoints (NumPyro's scheme)
@@ -214,20 +222,14 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
         if diverging or sub_turning:
             break
         if math.log(random_uniform(rng)) < log_w_sub - log_w_total:  # biased progressive sampling across subtrees
-            copy_into(x_prop, x_sub)
-            copy_into(g_prop, g_sub)
-            copy_into(p_prop, p_sub)
+            copy_state(x_prop, p_prop, g_prop, x_sub, p_sub, g_sub)
             lp_prop = lp_sub
         log_w_total = log_add_exp(log_w_total, log_w_sub)
         if direction > 0:
-            copy_into(x_right, x_leaf)
-            copy_into(p_right, p_leaf)
-            copy_into(g_right, g_leaf)
+            copy_state(x_right, p_right, g_right, x_leaf, p_leaf, g_leaf)
             lp_right = lp_leaf
         else:
-            copy_into(x_left, x_leaf)
-            copy_into(p_left, p_leaf)
-            copy_into(g_left, g_leaf)
+            copy_state(x_left, p_left, g_left, x_leaf, p_leaf, g_leaf)
             lp_left = lp_leaf
         for i in range(rho.shape[0]):
             rho[i] += rho_sub[i]
@@ -239,7 +241,7 @@ def transition(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, m
     return lp_prop, accept_sum / max(n_steps, 1), depth, n_steps, diverging, energy
 
 
-@compiled
+@internal
 def find_reasonable_step(x, grad, lp, step, inv_diag, inv_dense, chol_dense, dense, rng, log_density, model, work):
     """Stan's init_stepsize: double or halve the step until one leapfrog's acceptance crosses 0.8."""
     p, x_new, g_new, tmp, z = work[0], work[7], work[9], work[19], work[18]
@@ -264,7 +266,7 @@ def find_reasonable_step(x, grad, lp, step, inv_diag, inv_dense, chol_dense, den
     return step
 
 
-@compiled
+@njit(**OPTIONS, no_cfunc_wrapper=True)
 def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, chol_dense, welford_mean, welford_m2,
                    welford_m2_dense, rng, dense, schedule, target_accept, max_depth, start, stop, n_tune,
                    out_draws, out_stats):
@@ -278,17 +280,15 @@ def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, ch
     work = np.empty((20, D))
     ckpt_p = np.empty((max_depth + 1, D))
     ckpt_rho = np.empty((max_depth + 1, D))
-    wrk = (work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8], work[9], work[10],
-           work[11], work[12], work[13], work[14], work[15], work[16], work[17], work[18], work[19])
     if start == 0:
         scalars[LP] = evaluate(log_density, x, grad, model)
         scalars[STEP] = find_reasonable_step(x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense,
-                                             dense, rng, log_density, model, wrk)
+                                             dense, rng, log_density, model, work)
         scalars[MU] = math.log(10.0 * scalars[STEP])
     for it in range(start, stop):
         lp, accept, depth, n_steps, diverging, energy = transition(
             x, grad, scalars[LP], scalars[STEP], inv_diag, inv_dense, chol_dense, dense, rng, max_depth, log_density,
-            model, wrk, ckpt_p, ckpt_rho)
+            model, work, ckpt_p, ckpt_rho)
         scalars[LP] = lp
         if it < n_tune:
             scalars[WARMUP_STEPS] += n_steps
@@ -306,7 +306,7 @@ def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, ch
             if schedule[2 + it] == 1:
                 update_metric(scalars, welford_mean, welford_m2, welford_m2_dense, inv_diag, inv_dense, chol_dense, dense)
                 scalars[STEP] = find_reasonable_step(x, grad, lp, scalars[STEP], inv_diag, inv_dense, chol_dense,
-                                                     dense, rng, log_density, model, wrk)
+                                                     dense, rng, log_density, model, work)
                 scalars[MU] = math.log(10.0 * scalars[STEP])
                 scalars[S_BAR], scalars[X_BAR], scalars[DA_COUNT] = 0.0, 0.0, 0.0
             if it == n_tune - 1:
@@ -323,7 +323,7 @@ def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, ch
             out_stats[row, LOG_DENSITY] = lp
 
 
-@compiled
+@internal
 def welford_update(x, scalars, mean, m2, m2_dense, dense):
     scalars[WELFORD_N] += 1.0
     n = scalars[WELFORD_N]
@@ -341,7 +341,7 @@ def welford_update(x, scalars, mean, m2, m2_dense, dense):
                 m2_dense[i, j] += delta[i] * (x[j] - mean[j])
 
 
-@compiled
+@internal
 def update_metric(scalars, mean, m2, m2_dense, inv_diag, inv_dense, chol_dense, dense):
     """Inverse metric = window covariance shrunk towards 1e-3·I as Stan does: (n/(n+5))Σ + 1e-3(5/(n+5))I."""
     n = scalars[WELFORD_N]
