@@ -129,3 +129,29 @@ def test_blocked_fit_agrees_with_the_joint_route(name, monkeypatch):
         assert ours.shape == theirs.shape
         assert (np.abs(ours.mean(axis=0) - theirs.mean(axis=0)) / theirs.std(axis=0)).max() < 0.2
     assert "blocked marginal" in blocked.summary() and "independence Metropolis-Hastings" in blocked.summary()
+
+
+def test_blocked_fit_serves_the_shared_surface(monkeypatch):
+    """fitted, residuals, predict, ranef, log-likelihoods, InferenceData and compare on a blocked-route fit agree
+    with the joint route's fit of the same model."""
+    data = bm.datasets.load("penicillin")
+    model = bm.Model("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    options = dict(draws=400, tune=300, chains=2, seed=4, progressbar=False, warn=False)
+    joint = model.fit("bayes", **options)
+    monkeypatch.setattr(fit_module, "JOINT_MAX_Q", 10)
+    blocked = model.fit("bayes", **options)
+    assert blocked.route == "blocked marginal"
+    np.testing.assert_allclose(blocked.fitted(), joint.fitted(), atol=0.1)
+    np.testing.assert_allclose(blocked.residuals(), joint.residuals(), atol=0.1)
+    new = data.iloc[:5]
+    np.testing.assert_allclose(blocked.predict(new), joint.predict(new), atol=0.1)
+    for ours, theirs, draws in zip(blocked.ranef.values(), joint.ranef.values(), joint.ranef_samples):
+        # posterior means of two 800-draw fits: within 0.3 posterior sd of each other
+        difference = np.abs(np.asarray(ours, dtype=float) - np.asarray(theirs, dtype=float))
+        assert np.all(difference < 0.3 * draws.std(axis=0))
+    loglik = blocked.log_likelihood()
+    assert loglik.shape == (800, len(data)) and np.all(np.isfinite(loglik))
+    assert not blocked.has_group_loglik
+    assert "log_likelihood" in blocked.idata.groups()
+    table = bm.compare({"blocked": blocked, "joint": joint})
+    assert table["elpd_diff"].abs().max() < 2.0  # the same model: elpd within Monte Carlo and PSIS error
