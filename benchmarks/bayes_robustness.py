@@ -86,6 +86,19 @@ def poisson_two_terms() -> pd.DataFrame:
                          "year": [f"y{t}" for t in year]})
 
 
+def large_crossed_one_at_zero() -> pd.DataFrame:
+    """4,000 rows: 200 subjects x 100 items crossed (sd 0.8 and 0.5), and a 6-level block factor with no variance at
+    all: 306 random effects, beyond the joint route's dense algebra (the blocked marginal route)."""
+    rng = np.random.default_rng(16)
+    n = 4000
+    subject, item, block = rng.integers(0, 200, n), rng.integers(0, 100, n), rng.integers(0, 6, n)
+    x = rng.standard_normal(n)
+    y = (2.0 + 0.5 * x + 0.8 * rng.standard_normal(200)[subject] + 0.5 * rng.standard_normal(100)[item]
+         + rng.standard_normal(n))
+    return pd.DataFrame({"y": y, "x": x, "subject": [f"s{i}" for i in subject], "item": [f"i{i}" for i in item],
+                         "block": [f"b{i}" for i in block]})
+
+
 def bundled(name: str):
     def load() -> pd.DataFrame:
         import bayesmixed as bm
@@ -117,6 +130,9 @@ STRUCTURES = {
                                  "p(incidence, size) ~ period + (1 | herd)"),
     "Poisson crossed (1 | site) + (1 | year) (sim)": ("count ~ x + (1 | site) + (1 | year)", "poisson", poisson_two_terms,
                                                       "count ~ x + (1 | site) + (1 | year)"),
+    "large crossed + a block at zero, 306 effects (sim)": ("y ~ x + (1 | subject) + (1 | item) + (1 | block)", "gaussian",
+                                                          large_crossed_one_at_zero,
+                                                          "y ~ x + (1 | subject) + (1 | item) + (1 | block)"),
     "verbagg crossed binomial": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "binomial",
                                  bundled("verbagg"), None),
 }

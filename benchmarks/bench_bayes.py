@@ -123,7 +123,7 @@ def benchmark(name: str, backends: bool, bambi: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--insteval", action="store_true", help="also fit InstEval (default fit: full route; minutes)")
+    parser.add_argument("--insteval", action="store_true", help="also fit InstEval (default fit, beside lme4's REML; minutes)")
     parser.add_argument("--backends", action="store_true", help="also run our PyMC model with pymc, nutpie, numpyro")
     parser.add_argument("--no-bambi", action="store_true", help="skip bambi even when installed")
     parser.add_argument("--only", choices=["sleepstudy", "sim_slopes", "insteval"], help="run one data set")
@@ -132,11 +132,36 @@ def main() -> None:
         if args.only in (None, name):
             benchmark(name, args.backends, not args.no_bambi)
     if args.insteval or args.only == "insteval":
-        # 4,114 random effects: beyond the joint marginal route's default size, so the full route, each grouping
-        # factor centred or not as the REML fit's conditional sds say (every level has many rows: all centred).
+        # 4,114 random effects: beyond the joint marginal route's dense algebra, so the blocked marginal route
         spec = {"data": "insteval", "formula": FORMULA["insteval"], "options": {}}
-        print(f"\ninsteval: {FORMULA['insteval']}  (default: full route, automatic centring; 4 chains x 1000 after 1000)")
-        print(line("bayesmixed numba NUTS, warm cache", run_child(CHILD, spec, timeout=7200)))
+        print(f"\ninsteval: {FORMULA['insteval']}  (default fit: blocked marginal route; 4 chains x 1000 after 1000)")
+        lme4 = lme4_insteval_seconds()
+        print(f"  {'lme4 lmer REML, same machine (R, in-process)':<46} " +
+              (f"wall {lme4:7.2f} s" if lme4 else "Rscript with lme4 not found (apt-get install r-cran-lme4)"))
+        result = run_child(CHILD, spec, timeout=7200)
+        print(line("bayesmixed default fit, warm cache", result))
+        if lme4 and "error" not in result:
+            ratio = result["wall"] / lme4
+            print(f"  target: within 10x lme4's REML time: {ratio:.1f}x ({'met' if ratio <= 10 else 'MISSED'}); "
+                  f"R-hat <= 1.01 and ESS >= 400: {'met' if result['max_rhat'] <= 1.01 and result['min_ess'] >= 400 else 'MISSED'}")
+
+
+LME4_INSTEVAL = r"""
+suppressMessages(library(lme4))
+d <- InstEval; d$y <- as.numeric(d$y)
+invisible(lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), d, REML = TRUE))  # warm-up
+times <- replicate(3, system.time(lmer(y ~ service + (1 | s) + (1 | d) + (1 | dept), d, REML = TRUE))[["elapsed"]])
+cat(median(times), "\n")
+"""
+
+
+def lme4_insteval_seconds() -> float | None:
+    """Median of 3 in-process lmer() REML fits of the same model in R, or None without Rscript and lme4."""
+    try:
+        out = subprocess.run(["Rscript", "-e", LME4_INSTEVAL], capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return float(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.strip() else None
 
 
 if __name__ == "__main__":
