@@ -32,3 +32,16 @@ def test_ranks_are_uniform(name):
     p_values = result.chi_square()["p_value"]
     # one test per parameter at the 0.001 level: a miscalibrated sampler fails by far more
     assert (p_values > 0.001).all(), result.chi_square()
+
+
+@pytest.mark.slow
+def test_ranks_are_uniform_on_the_blocked_route(monkeypatch):
+    """The crossed Gaussian model forced onto the blocked marginal route (independence Metropolis-Hastings)."""
+    from bayesmixed.engines.bayes import fit as fit_module
+
+    monkeypatch.setattr(fit_module, "JOINT_MAX_Q", 0)
+    design, priors = sbc_designs()["gaussian crossed"]
+    assert fit_module.choose_route(design, None, "numba") == fit_module.MARGINAL_BLOCKED
+    result = simulation_based_calibration(design, priors, n_simulations=100, draws=300, tune=300, seed=SEEDS["gaussian crossed"])
+    p_values = result.chi_square()["p_value"]
+    assert (p_values > 0.001).all(), result.chi_square()

@@ -81,6 +81,11 @@ class BlockedPosterior:
         if slots.root_weights is not None:
             centred = centred * slots.root_weights
         self.response = centred - slots.X @ self.system.beta_shift  # ỹ, rows scaled by √w
+        q_rest = self.system.q_rest
+        # fixed pieces of H = Λ'Z'ZΛ + I for the conditional draws: Z₁'Z_r, its transpose, Z_r'
+        self.first_rest = self.system.first_rhs[:, :q_rest].tocsr()
+        self.rest_first = self.first_rest.T.tocsr()
+        self.rest_transpose = slots.fixed_transpose[:q_rest].tocsr()
 
     def theta_sigma(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
         """(θ in lme4's order, σ, the log priors of σ and the covariance parameters with their Jacobians)."""
@@ -144,27 +149,38 @@ class BlockedPosterior:
         # g = Λ'Z'(perturbed) + σε₂, by term: the first's per level (L, k), the rest's as one vector
         g_first = (slots.first_transpose @ perturbed).reshape(first.n_levels, k) @ lambda_first
         g_first += sigma * rng.standard_normal(g_first.shape)
-        rest_lambda = system.rest_lambda(factor.theta)[:q_rest, :q_rest] if q_rest else None
         if q_rest:
-            g_rest = rest_lambda.T @ (slots.fixed_transpose[:q_rest] @ perturbed) + sigma * rng.standard_normal(q_rest)
+            if system.rest_is_diagonal:
+                scale = system.rest_scaling(factor.theta)[:q_rest]
+                rest_lambda, rest_lambda_t = (lambda v: scale * v), (lambda v: scale * v)
+            else:
+                matrix = system.rest_lambda(factor.theta)[:q_rest, :q_rest].tocsr()
+                rest_lambda, rest_lambda_t = matrix.dot, matrix.T.tocsr().dot
+            g_rest = rest_lambda_t(self.rest_transpose @ perturbed) + sigma * rng.standard_normal(q_rest)
         # H = [[blockdiag A_j, B], [B', H₂₂]] with B = Λ₁'Z₁'Z_rΛ_r; the Schur complement's factor is the dense
         # block's leading q_rest rows
         A = lambda_first.T @ system.first_crossprod @ lambda_first + np.eye(k)  # (L, k, k)
-        cross = system.first_rhs[:, :q_rest] if q_rest else None  # Z₁'Z_r (q₁ x q_rest)
-        w_first = np.linalg.solve(A, g_first[:, :, None])[:, :, 0]
+        w_first = solve_blocks(A, g_first)
         if q_rest:
             spread = (w_first @ lambda_first.T).reshape(-1)  # Λ₁w per level, flattened as Z₁'s columns
-            schur_rhs = g_rest - rest_lambda.T @ (cross.T @ spread)
+            schur_rhs = g_rest - rest_lambda_t(self.rest_first @ spread)
             L22 = factor.dense[:q_rest, :q_rest]
             u_rest = sla.solve_triangular(L22, sla.solve_triangular(L22, schur_rhs, lower=True, check_finite=False),
                                           lower=True, trans="T", check_finite=False)
-            back = (cross @ (rest_lambda @ u_rest)).reshape(first.n_levels, k) @ lambda_first
-            u_first = np.linalg.solve(A, (g_first - back)[:, :, None])[:, :, 0]
+            back = (self.first_rest @ rest_lambda(u_rest)).reshape(first.n_levels, k) @ lambda_first
+            u_first = solve_blocks(A, g_first - back)
             u = np.concatenate([u_first.reshape(-1), u_rest])
         else:
             u = w_first.reshape(-1)
         gamma = np.concatenate([e.reshape(-1) for e in design.random_effects_from_spherical(factor.theta, u)])
         return shifted_beta + system.beta_shift, gamma
+
+
+def solve_blocks(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x with A[j] x[j] = b[j] for (L, k, k) blocks and (L, k) right-hand sides (k = 1 without a LAPACK call)."""
+    if A.shape[1] == 1:
+        return b / A[:, :, 0]
+    return np.linalg.solve(A, b[:, :, None])[:, :, 0]
 
 
 # ---- the proposal
