@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_BLOCKED, MARGINAL_JOINT, IntegratedBeta, ParameterLayout, integrated_beta_model,
-                     is_marginal, make_layout, marginal_supported, pack_model)
+from .layout import (FULL, JOINT_MAX_Q, MARGINAL, MARGINAL_BLOCKED, MARGINAL_JOINT, IntegratedBeta, ParameterLayout,
+                     absorbed_means, integrated_beta_model, is_marginal, make_layout, marginal_supported, pack_model)
 from .prior import Prior, PriorSet, cor_name, default_priors, sd_name
 from .sample_stats import N_STEPS
 from .seeds import FIXED, PRIOR, START, compiled_state, generator
@@ -268,6 +268,9 @@ def initial_point(design: Design, layout: ParameterLayout, priors: PriorSet) -> 
             prior = priors[sd_name(t.group, column)]
             scale = prior.param("sigma") if "sigma" in dict(prior.params) else 1.0 / prior.param("lam")
             x0[t.sd_index + c] = np.log(scale / 5.0)
+    for t, mean in zip(layout.terms, absorbed_means(design, layout, x0[None, :design.p])):
+        if mean is not None:  # hierarchically centred intercepts start at their mean x_j'β
+            x0[t.u_index + np.arange(t.n_levels) * t.k] = mean[0]
     return x0
 
 

@@ -4,7 +4,8 @@ Every route reads the packed model of layout.pack_model, so one compilation serv
   marginal (gaussian, one grouping): y_i ~ N(X_iβ, σ²I + Z_i C C' Z_i'), γ integrated out, evaluated from
       per-group sufficient statistics in O(G K³) with Woodbury and the determinant lemma (DESIGN.md §4);
   joint marginal (gaussian, any crossed or nested terms): joint.py;
-  full (any family): γ_j = C_t u_j with u_j ~ N(0, I) (non-centred), likelihood up to a data-only constant.
+  full (any family): γ_j = C_t u_j with u_j ~ N(0, I) (non-centred), or centred α_j ~ N(μ_j, C_tC_t') with the
+      fixed effects constant within the term's levels in μ_j (layout.level_means), up to a data-only constant.
 C_t = diag(sd_t) L_t, L_t the Cholesky factor of the term's correlation (identity for `||` terms).
 """
 
@@ -197,7 +198,7 @@ def full_logp_grad(x, grad, model):
     One pass over the rows: η_r = offset_r + X_r β + Σ_t m_t[r] · γ_t[code_t[r]], its log-likelihood, and
     d/dη_r pushed to β and to each term's γ.
     """
-    ints, priors, X, y, trials, offset, codes, zmat, _, _, _, _, _ = model
+    ints, priors, X, y, trials, offset, codes, zmat, _, level_means, _, _, _ = model
     family, p, sigma_index = ints[HEADER_FAMILY], ints[HEADER_P], ints[HEADER_SIGMA_INDEX]
     n_terms, K = ints[HEADER_N_TERMS], ints[HEADER_K]
     n = X.shape[0]
@@ -263,7 +264,7 @@ def full_logp_grad(x, grad, model):
         grad_gamma_t = grad_gamma[u_index - u_start : u_index - u_start + n_levels * k].reshape((n_levels, k))
         if centred:
             lp += centred_prior(x, grad, u_index, n_levels, k, C[off:off + k, off:off + k], grad_gamma_t,
-                                grad_C[off:off + k, off:off + k])
+                                grad_C[off:off + k, off:off + k], level_means[u_index - u_start:], p)
             continue
         for lev in range(n_levels):
             base = u_index + lev * k
@@ -282,9 +283,11 @@ def full_logp_grad(x, grad, model):
 
 
 @compiled
-def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
-    """Σ_j log N(γ_j | 0, CC') less its 2π constant, γ_j = x[index + j k : ...]; adds d/dγ (with the
-    likelihood's grad_gamma) to grad and d/dC = Σ_j w_j z_j' − n_levels diag(1/C_aa) to grad_C, z = C⁻¹γ, w = C⁻ᵀz."""
+def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C, means, p):
+    """Σ_j log N(α_j | μ_j, CC') less its 2π constant, α_j = x[index + j k : ...], μ_j[a] = means[j k + a, 0] · β
+    (hierarchical centring: the fixed effects constant within the term's levels move into the effects' mean;
+    zero rows where none do, and then α = γ); adds d/dα (with the likelihood's grad_gamma) and d/dβ to grad and
+    d/dC = Σ_j w_j z_j' − n_levels diag(1/C_aa) to grad_C, z = C⁻¹(α_j − μ_j), w = C⁻ᵀz."""
     z = np.empty(k)
     w = np.empty(k)
     lp = 0.0
@@ -293,8 +296,10 @@ def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
         grad_C[a, a] -= n_levels / C[a, a]
     for lev in range(n_levels):
         base = index + lev * k
-        for a in range(k):  # forward substitution C z = γ
+        for a in range(k):  # forward substitution C z = α − μ
             s = x[base + a]
+            for j in range(p):
+                s -= means[lev * k + a, 0, j] * x[j]
             for m in range(a):
                 s -= C[a, m] * z[m]
             z[a] = s / C[a, a]
@@ -306,6 +311,8 @@ def centred_prior(x, grad, index, n_levels, k, C, grad_gamma, grad_C):
         for a in range(k):
             lp -= 0.5 * z[a] * z[a]
             grad[base + a] += grad_gamma[lev, a] - w[a]
+            for j in range(p):
+                grad[j] += w[a] * means[lev * k + a, 0, j]
             for c in range(a + 1):
                 grad_C[a, c] += w[a] * z[c]
     return lp

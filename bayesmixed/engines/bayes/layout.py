@@ -54,6 +54,7 @@ class TermLayout:
     u_index: int  # -1 on the marginal route
     column_offset: int  # first column of this term in the stacked per-row model matrix (and in K)
     centred: bool = False  # full route: γ sampled directly instead of u
+    absorbed: tuple[int, ...] = ()  # centred: fixed-effect columns constant within levels, moved into α's mean
 
     @property
     def k(self) -> int:
@@ -100,13 +101,83 @@ def make_layout(design: Design, route: int, centred: frozenset[str] = frozenset(
         terms.append(TermLayout(term.group, tuple(term.columns), correlated, term.n_levels, sd_index, corr_index, -1, column_offset))
         column_offset += k
     if route == FULL:
+        # a column constant within the levels of several centred terms (the intercept) goes to the one with the
+        # fewest levels: its effects' mean is the least pinned down by their prior, the β that carries it the most
+        absorbed, taken = {}, set()
+        for i in sorted(range(len(terms)), key=lambda i: design.terms[i].n_levels):
+            if terms[i].group in centred:
+                absorbed[i] = level_constant_columns(design, design.terms[i], taken)
+                taken.update(absorbed[i])
         with_u = []
-        for t in terms:
+        for i, t in enumerate(terms):
             with_u.append(TermLayout(t.group, t.columns, t.correlated, t.n_levels, t.sd_index, t.corr_index, index,
-                                     t.column_offset, t.group in centred))
+                                     t.column_offset, t.group in centred, absorbed.get(i, ())))
             index += t.n_levels * t.k
         terms = with_u
     return ParameterLayout(route, design.family, design.p, sigma_index, tuple(terms), index)
+
+
+def level_constant_columns(design: Design, term, taken: set[int]) -> tuple[int, ...]:
+    """The fixed-effect columns (not in `taken`) constant within each level of a term with a random intercept:
+    sampled centred, that intercept's effects take them into their mean, α_j ~ N(x_j'β, sd²) (hierarchical
+    centring with covariates), which removes the ridge between those β and the effects."""
+    if term.columns[0] != "(Intercept)" or not np.all(term.matrix[:, 0] == 1.0) or np.any(term.codes < 0):
+        return ()
+    counts = np.bincount(term.codes, minlength=term.n_levels)
+    columns = []
+    for c in range(design.p):
+        if c in taken:
+            continue
+        values = design.X[:, c]
+        means = np.bincount(term.codes, weights=values, minlength=term.n_levels) / np.maximum(counts, 1)
+        if np.abs(values - means[term.codes]).max() <= 1e-12 * max(1.0, float(np.abs(values).max())):
+            columns.append(c)
+    return tuple(columns)
+
+
+def absorbed_design(design: Design, layout: ParameterLayout) -> list[np.ndarray | None]:
+    """Per term the (levels, p) matrix M_t with μ_t = M_t β for its centred intercepts' means (None where the term
+    absorbs nothing). The term holding the intercept takes 1 in its column; where it does, the other terms'
+    covariates are centred over their levels and their averages join that term's rows, so that every mean but
+    one is free of the overall level (an uncentred covariate there, e.g. a score averaging 20, would act as a
+    second intercept and make a ridge with the first): Σ_t μ_t is unchanged, and so is the model."""
+    intercept = list(design.fixef_names).index("(Intercept)") if "(Intercept)" in design.fixef_names else -1
+    owner = next((i for i, t in enumerate(layout.terms) if intercept in t.absorbed), None)
+    matrices: list[np.ndarray | None] = []
+    for term, t in zip(design.terms, layout.terms):
+        if not t.absorbed:
+            matrices.append(None)
+            continue
+        first_row = np.zeros(t.n_levels, dtype=np.int64)
+        first_row[term.codes[::-1]] = np.arange(term.codes.size)[::-1]  # a row of each level
+        matrix = np.zeros((t.n_levels, design.p))
+        columns = list(t.absorbed)
+        matrix[:, columns] = design.X[first_row][:, columns]
+        matrices.append(matrix)
+    if owner is not None:
+        for i, matrix in enumerate(matrices):
+            if matrix is None or i == owner:
+                continue
+            average = matrix.mean(axis=0)
+            matrix -= average
+            matrices[owner] += average
+    return matrices
+
+
+def level_means(design: Design, layout: ParameterLayout) -> np.ndarray:
+    """(γ size, 1, p): row (term offset + level·k) holds that level's row of absorbed_design (zero elsewhere),
+    so that μ = row · β; the full route's packed model carries it in ZtX's slot."""
+    u_start = layout.terms[0].u_index if layout.terms else 0
+    means = np.zeros((max(layout.size - u_start, 0), 1, design.p))
+    for t, matrix in zip(layout.terms, absorbed_design(design, layout)):
+        if matrix is not None:
+            means[t.u_index - u_start + np.arange(t.n_levels) * t.k, 0, :] = matrix
+    return means
+
+
+def absorbed_means(design: Design, layout: ParameterLayout, beta: np.ndarray) -> list[np.ndarray | None]:
+    """Per term the (S, levels) means μ = M_t β (absorbed_design) for β draws (S, p); None where none."""
+    return [None if matrix is None else beta @ matrix.T for matrix in absorbed_design(design, layout)]
 
 
 def is_marginal(route: int) -> bool:
@@ -177,6 +248,10 @@ def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tup
         X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
     else:
         ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
+        absorbed = [c for t in layout.terms for c in t.absorbed]
+        if layout.route == FULL and absorbed:  # those columns enter η through the effects' means, not X
+            X[:, absorbed] = 0.0
+        ZtX = writable(level_means(design, layout)) if layout.route == FULL else ZtX
     return (ints, prior_table(layout, priors, design), X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import (MARGINAL, MARGINAL_JOINT, ParameterLayout, constrain_draws, correlation_cholesky, is_marginal,
+from .layout import (MARGINAL, MARGINAL_JOINT, ParameterLayout, absorbed_means, constrain_draws, correlation_cholesky, is_marginal,
                      pack_model)
 from .prior import correlation_name, sd_name
 from .seeds import RANEF, compiled_state
@@ -167,8 +167,13 @@ def ranef_draws(layout: ParameterLayout, design: Design, model: tuple | None, un
         bounds = np.cumsum([0] + [t.n_levels * t.k for t in layout.terms])
         return [gamma[:, start:stop].reshape(-1, t.n_levels, t.k) for t, start, stop in zip(layout.terms, bounds, bounds[1:])]
     c = constrain_draws(layout, flat)
-    return [c[f"u{i}"] if t.centred else np.einsum("sak,slk->sla", C, c[f"u{i}"])
-            for i, (t, C) in enumerate(zip(layout.terms, factors_of(c, len(layout.terms))))]
+    gammas = [c[f"u{i}"] if t.centred else np.einsum("sak,slk->sla", C, c[f"u{i}"])
+              for i, (t, C) in enumerate(zip(layout.terms, factors_of(c, len(layout.terms))))]
+    for i, mean in enumerate(absorbed_means(design, layout, c["beta"])):
+        if mean is not None:  # hierarchically centred: α_j = x_j'β + γ_j (a copy: u is a view of the draws)
+            gammas[i] = gammas[i].copy()
+            gammas[i][:, :, 0] -= mean
+    return gammas
 
 
 def eta_chunks(beta: np.ndarray, gammas: list[np.ndarray], X: np.ndarray, offset: np.ndarray,
