@@ -31,7 +31,8 @@ from threadpoolctl import threadpool_limits
 from ...errors import BayesmixedError
 from ...progress import progress_display
 from ..lmm.factor import BlockedFactor, factorize
-from ..lmm.system import build_system
+from ..lmm.system import PlsSystem, build_system
+from .factors import assemble_factors, fixed_and_sigma_priors
 from .layout import IntegratedBeta
 from .sample_stats import ACCEPTANCE_RATE, ENERGY, LOG_DENSITY, N_STATS, N_STEPS, STEP_SIZE
 from .seeds import CHAIN, START, generator
@@ -64,18 +65,15 @@ class Evaluation:
 class BlockedPosterior:
     """log p(σ, sds, correlations | y) with γ and β integrated out, on the integrated layout's coordinates."""
 
-    def __init__(self, design, integrated: IntegratedBeta):
-        from .factors import assemble_factors, fixed_and_sigma_priors
-
+    def __init__(self, design, integrated: IntegratedBeta, system: PlsSystem | None = None):
         self.design = design
         self.layout = integrated.layout
         self.ints, self.prior_rows = integrated.model[0], integrated.model[1]
-        self.system = build_system(design)
+        self.system = system if system is not None else build_system(design)
         self.prior_mean = integrated.mean - self.system.beta_shift  # prior of the system's shifted β̃
         self.prior_precision = 1.0 / integrated.sd**2
         self.log_prior_variance = float(np.log(integrated.sd**2).sum())
         self.K = sum(t.k for t in self.layout.terms)
-        self._assemble, self._scale_prior = assemble_factors, fixed_and_sigma_priors
         slots = self.system.response_slots
         centred = design.y - design.offset
         if slots.root_weights is not None:
@@ -90,8 +88,8 @@ class BlockedPosterior:
     def theta_sigma(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
         """(θ in lme4's order, σ, the log priors of σ and the covariance parameters with their Jacobians)."""
         C, L, sd = np.zeros((self.K, self.K)), np.zeros((self.K, self.K)), np.zeros(self.K)
-        lp = self._scale_prior(x, np.zeros(x.size), self.ints, self.prior_rows)
-        lp += self._assemble(x, self.ints, self.prior_rows, C, L, sd)
+        lp = fixed_and_sigma_priors(x, np.zeros(x.size), self.ints, self.prior_rows)
+        lp += assemble_factors(x, self.ints, self.prior_rows, C, L, sd)
         sigma = math.exp(x[self.layout.sigma_index])
         theta = np.empty(self.design.n_theta)
         for term, lt, where in zip(self.design.terms, self.layout.terms, self.design.theta_slices):
@@ -426,16 +424,20 @@ def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, 
     return BlockedOutput(out_draws, out_stats, out_gamma, int(counts.sum()), float(accepted.sum() / (chains * draws)))
 
 
-def reml_point(design, layout) -> np.ndarray:
-    """The REML estimates (σ, sds, correlations) on the integrated layout's unconstrained coordinates; sds on
-    the boundary are lifted to 1% of σ so that their logarithm exists (the Laplace search moves them)."""
+def reml_fit(design):
+    """The REML fit whose estimates start the Laplace search (and whose PLS system the route reuses)."""
     import warnings
 
     from ..lmm.fit import fit_lmm
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reml = fit_lmm(design, check_derivatives=False)
+        return fit_lmm(design, check_derivatives=False)
+
+
+def reml_point(design, layout, reml) -> np.ndarray:
+    """The REML estimates (σ, sds, correlations) on the integrated layout's unconstrained coordinates; sds on
+    the boundary are lifted to 1% of σ so that their logarithm exists (the Laplace search moves them)."""
     sigma = float(reml.sigma)
     x = np.zeros(layout.size)
     x[layout.sigma_index] = math.log(sigma)

@@ -111,12 +111,13 @@ def fit_bayes(design: Design, *, priors: dict | PriorSet | None = None, draws: i
 def fit_blocked(design: Design, priors: PriorSet, layout: ParameterLayout, *, draws: int, tune: int, chains: int,
                 seed: int | None, cores: int | None, progressbar: bool | None, warn: bool, started: float) -> BayesFit:
     """The blocked marginal route (blocked.py): independence MH on (σ, sds, correlations), β and γ drawn exactly."""
-    from .blocked import BlockedPosterior, reml_point, sample_blocked
+    from .blocked import BlockedPosterior, reml_fit, reml_point, sample_blocked
     from .result import BayesFit
 
     integrated = integrated_beta_model(design, layout, priors)
-    posterior = BlockedPosterior(design, integrated)
-    start = reml_point(design, integrated.layout)
+    reml = reml_fit(design)
+    posterior = BlockedPosterior(design, integrated, reml.factor.system)
+    start = reml_point(design, integrated.layout, reml)
     prepared = time.perf_counter()
     output = sample_blocked(posterior, start, chains=chains, tune=tune, draws=draws, seed=seed, cores=cores,
                             progressbar=progressbar)
@@ -205,15 +206,11 @@ def automatic_centring(design: Design) -> frozenset[str]:
 
 def boundary_fit(design: Design) -> bool:
     """Whether the REML fit puts some random-effect variance on the boundary (lme4's singular fit)."""
-    import warnings
-
     from ..checks import singular_components
-    from ..lmm.fit import fit_lmm
+    from .blocked import reml_fit
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            theta = fit_lmm(design, check_derivatives=False).theta
+        theta = reml_fit(design).theta
     except (BayesmixedError, ArithmeticError, ValueError, np.linalg.LinAlgError):
         return False
     return singular_components(np.asarray(theta), design.theta_lower).size > 0
