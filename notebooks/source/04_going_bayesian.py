@@ -71,8 +71,9 @@ print(f"95% of prior predictive yields in {prior_range.round(0)}; observed range
 # %% [markdown]
 # ## The posterior
 #
-# With one grouping factor and a Gaussian response, bayesmixed integrates $\gamma$ out analytically while
-# sampling (the "marginal route") and draws it afterwards from its exact conditional. The summary gives,
+# With a Gaussian response, bayesmixed integrates $\gamma$ out analytically while sampling and draws it
+# afterwards from its exact conditional. With six batches it integrates $\beta$ out too (the "joint marginal"
+# route; a one-factor model with many groups takes the faster per-group "marginal" route). The summary gives,
 # for each parameter, the posterior median, sd and 95% credible interval, and the diagnostics of the
 # sampler.
 
@@ -151,8 +152,8 @@ axes.legend(fontsize="small");
 # Penicillin potency measured on 24 plates with 6 samples each, every sample on every plate: plate and
 # sample are **crossed** factors, `(1 | plate) + (1 | sample)`. Now $\gamma$ cannot be integrated out
 # group by group: every plate shares observations with every sample. bayesmixed integrates both terms'
-# effects out together (the "joint marginal" route, a dense system of size 24 + 6 here) or, for very many
-# levels, samples them (the "full" route); the summary says which it took.
+# effects out together (the "joint marginal" route, a dense system of size 24 + 6 here) or, beyond 200 random
+# effects, on the REML engine's blocked factor (the "blocked marginal" route); the summary says which it took.
 
 # %%
 penicillin = bm.datasets.load("penicillin")
