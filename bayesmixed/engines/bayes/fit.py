@@ -217,10 +217,11 @@ def boundary_fit(design: Design) -> bool:
 
 
 def choose_route(design: Design, marginalize: bool | None, sampler: str) -> int:
-    """MARGINAL, MARGINAL_JOINT or FULL: marginalize= if given and possible (else a BayesmixedError saying why),
-    else a marginal route for every gaussian model, FULL otherwise. One grouping factor, unweighted: the per-group
-    route, except for small models (q ≤ ONE_FACTOR_JOINT_Q) and fits on the boundary, which take the joint route,
-    whose β is integrated out too; any other structure: the joint route up to JOINT_MAX_Q random effects."""
+    """MARGINAL, MARGINAL_JOINT, MARGINAL_BLOCKED or FULL: marginalize= if given and possible (else a
+    BayesmixedError saying why), else a marginal route for every gaussian model, FULL otherwise. One grouping
+    factor, unweighted: the per-group route, except for small models (q ≤ ONE_FACTOR_JOINT_Q) and fits on the
+    boundary, which take the joint route, whose β is integrated out too; any other structure: the joint route up
+    to JOINT_MAX_Q random effects, the blocked one beyond."""
     if marginalize is False:
         return FULL
     if design.family != "gaussian" or not design.terms:

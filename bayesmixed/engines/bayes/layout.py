@@ -30,7 +30,8 @@ FAMILY_CODES = {"gaussian": 0, "binomial": 1, "poisson": 2, "negbin": 3}
 SCALE_NAMES = {"gaussian": "sigma", "negbin": "theta"}
 MARGINAL, FULL, MARGINAL_JOINT, MARGINAL_BLOCKED = 0, 1, 2, 3
 ROUTE_NAMES = {MARGINAL: "marginal", FULL: "full", MARGINAL_JOINT: "joint marginal", MARGINAL_BLOCKED: "blocked marginal"}
-# The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is FULL.
+# The joint route's dense Cholesky costs O(q³) a gradient: beyond this many random effects the default is the
+# blocked marginal route.
 JOINT_MAX_Q = 200
 
 # Header of the int array the kernel reads (one named slot each; HEADER_GROUPS holds the marginal route's number
@@ -236,22 +237,22 @@ def pack_model(design: Design, layout: ParameterLayout, priors: PriorSet) -> tup
     codes = writable(np.column_stack([t.codes for t in design.terms]) if n_terms else np.zeros((n, 0)), np.int64)
     n_groups = layout.terms[0].n_levels if (layout.route == MARGINAL and n_terms) else 0
     ints[:HEADER_INTS] = (layout.route, FAMILY_CODES[design.family], p, n_terms, layout.sigma_index, n_groups, K, layout.size)
-    if layout.route == MARGINAL_BLOCKED:  # blocked.py reads the design itself: no statistics here
-        X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
-        ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
+    # A route passes empty arrays of the same ranks for what it does not read: the per-row data (X ... codes) on
+    # the marginal routes, the statistics (ZtZ ... vec) on the others.
+    no_rows = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
+    no_statistics = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
+    if layout.route == MARGINAL_BLOCKED:  # blocked.py reads the design itself
+        (X, y, trials, offset, zmat, codes), (ZtZ, ZtX, Zty, XtX, vec) = no_rows, no_statistics
     elif is_marginal(layout.route):
         if layout.route == MARGINAL:
             ZtZ, ZtX, Zty, XtX, vec = group_statistics(X, y - offset, zmat, codes[:, 0], n_groups)
         else:
             ZtZ, ZtX, Zty, XtX, vec = joint_statistics(X, y - offset, design.Z, weights)
-        # The full-route arrays are not read on this route: pass empty ones of the same rank.
-        X, y, trials, offset, zmat, codes = np.zeros((0, p)), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, K)), np.zeros((0, n_terms), dtype=np.int64)
-    else:
-        ZtZ, ZtX, Zty, XtX, vec = np.zeros((0, K, K)), np.zeros((0, K, p)), np.zeros((0, K)), np.zeros((p, p)), np.zeros(p + 2)
-        absorbed = [c for t in layout.terms for c in t.absorbed]
-        if layout.route == FULL and absorbed:  # those columns enter η through the effects' means, not X
-            X[:, absorbed] = 0.0
-        ZtX = writable(level_means(design, layout)) if layout.route == FULL else ZtX
+        X, y, trials, offset, zmat, codes = no_rows
+    else:  # the full route; its ZtX slot carries the centred intercepts' mean rows (level_means)
+        ZtZ, _, Zty, XtX, vec = no_statistics
+        X[:, [c for t in layout.terms for c in t.absorbed]] = 0.0  # they enter η through the effects' means
+        ZtX = writable(level_means(design, layout))
     return (ints, prior_table(layout, priors, design), X, y, trials, offset, codes, zmat, ZtZ, ZtX, Zty, XtX, vec)
 
 
