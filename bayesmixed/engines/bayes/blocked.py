@@ -10,8 +10,9 @@ With a flat prior (S⁻¹ → 0) this is the REML likelihood, as on the joint ro
 
 Sampler: independence Metropolis–Hastings. The posterior of these few coordinates is close to normal when a
 model has this many random effects, and a gradient would cost the dense block's inverse (about three
-factorisations), so each step proposes from a multivariate t around the posterior mode with the Laplace
-covariance (refitted to the pooled warm-up draws) and costs one factorisation. β and γ are drawn at each accepted
+factorisations), so each step proposes from a fixed distribution and costs one factorisation: the Laplace
+approximation's t at first, then a normal mixture refitted to the warm-up draws (MixtureProposal), each with a
+wide defensive t. β and γ are drawn at each accepted
 proposal from their exact conditionals: β̃ as above, then u = H⁻¹[Λ'Z'(ỹ − Xβ̃ + σε₁) + σε₂] ~ N(E(u | y, β), σ²H⁻¹)
 with H = Λ'Z'ZΛ + I (ε standard normal), solved with the same blocked factor, and γ = Λu.
 """
