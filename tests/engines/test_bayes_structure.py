@@ -172,7 +172,7 @@ def test_full_logp_is_marginal_after_integrating_u():
 
 
 def test_correlation_transform_round_trip():
-    from bayesmixed.engines.bayes.pymc_model import partial_correlations
+    from bayesmixed.engines.bayes.layout import partial_correlations
 
     z = np.random.default_rng(2).normal(size=(5, 6))
     L = correlation_cholesky(z, 4)

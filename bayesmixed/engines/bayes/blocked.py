@@ -34,7 +34,7 @@ from ...progress import progress_display
 from ..lmm.factor import BlockedFactor, factorize
 from ..lmm.system import PlsSystem, build_system
 from .factors import assemble_factors, fixed_and_sigma_priors
-from .layout import IntegratedBeta
+from .layout import IntegratedBeta, partial_correlations
 from .sample_stats import ACCEPTANCE_RATE, ENERGY, LOG_DENSITY, N_STATS, N_STEPS, STEP_SIZE
 from .seeds import CHAIN, START, generator
 
@@ -333,7 +333,6 @@ class BlockedOutput:
     stats: np.ndarray  # (chains, draws, N_STATS)
     gamma: np.ndarray  # (chains, draws, q)
     evaluations: int
-    acceptance: float  # share of proposals accepted after tuning
 
 
 def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, tune: int, draws: int,
@@ -350,7 +349,6 @@ def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, 
     warm = np.empty((chains, tune, D))
     states: list = [None] * chains  # per chain (x, evaluation, log q(x), (β, γ) drawn at x or None)
     rngs = [generator(seed, CHAIN, c) for c in range(chains)]
-    accepted = np.zeros(chains)
     counts = np.zeros(chains, dtype=np.int64)
 
     def start(c: int, law: MixtureProposal) -> None:
@@ -403,7 +401,6 @@ def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, 
             out_draws[c, i, :p], out_draws[c, i, p:] = effects[0], x
             out_gamma[c, i] = effects[1]
             out_stats[c, i, [N_STEPS, ACCEPTANCE_RATE, LOG_DENSITY]] = 1.0, probability, evaluation.lp
-            accepted[c] += probability
             bar.advance(1)
 
     workers = max(1, min(chains, cores or os.cpu_count() or 1))
@@ -424,7 +421,7 @@ def sample_blocked(posterior: BlockedPosterior, x0: np.ndarray, *, chains: int, 
         list(pool.map(lambda c: run(c, proposal, bar), range(chains)))
     out_stats[..., ENERGY] = np.nan  # no Hamiltonian: no energy, step size or tree
     out_stats[..., STEP_SIZE] = np.nan
-    return BlockedOutput(out_draws, out_stats, out_gamma, int(counts.sum()), float(accepted.sum() / (chains * draws)))
+    return BlockedOutput(out_draws, out_stats, out_gamma, int(counts.sum()))
 
 
 def reml_fit(design):
@@ -448,12 +445,7 @@ def reml_point(design, layout, reml) -> np.ndarray:
         C = np.asarray(block) * sigma
         sd = np.maximum(np.sqrt((C**2).sum(axis=1)), 0.01 * sigma)
         x[lt.sd_index:lt.sd_index + lt.k] = np.log(sd)
-        if lt.correlated:
-            L = C / sd[:, None]
-            for i in range(1, lt.k):
-                sum_sq = 0.0
-                for j in range(i):
-                    partial = L[i, j] / math.sqrt(max(1.0 - sum_sq, 1e-12))
-                    x[lt.corr_index + i * (i - 1) // 2 + j] = math.atanh(min(max(partial, -0.99), 0.99))
-                    sum_sq += L[i, j] ** 2
+        if lt.correlated:  # partial correlations kept within ±0.99, off the boundary
+            limit = math.atanh(0.99)
+            x[lt.corr_index:lt.corr_index + lt.n_corr] = np.clip(partial_correlations(C / sd[:, None]), -limit, limit)
     return x

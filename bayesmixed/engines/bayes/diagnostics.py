@@ -160,8 +160,8 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
     acceptance = None if hamiltonian else float(np.mean(stats[..., ACCEPTANCE_RATE]))
     problems = []
     if acceptance is not None and acceptance < ACCEPTANCE_LIMIT:
-        problems.append(f"mean acceptance {acceptance:.2f} < {ACCEPTANCE_LIMIT}: the t proposal around the posterior "
-                        "mode fits this posterior poorly; use marginalize=False (the full route, NUTS).")
+        problems.append(f"mean acceptance {acceptance:.2f} < {ACCEPTANCE_LIMIT}: the proposal fitted to the posterior "
+                        "follows it poorly; use marginalize=False (the full route, NUTS).")
     if max_rhat > RHAT_LIMIT:
         worst = table["r_hat"].idxmax()
         problems.append(f"R-hat {max_rhat:.4f} for {worst} > {RHAT_LIMIT}: chains disagree; run more tune/draws, "

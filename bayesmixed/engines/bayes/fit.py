@@ -124,8 +124,7 @@ def fit_blocked(design: Design, priors: PriorSet, layout: ParameterLayout, *, dr
     bounds = np.cumsum([0] + [t.size for t in design.terms])
     ranef = [output.gamma[..., a:b].reshape(-1, t.n_levels, t.n_columns) for t, a, b in zip(design.terms, bounds, bounds[1:])]
     timings = {"prepare": prepared - started, "sampling": time.perf_counter() - prepared,
-               "evaluations": float(output.evaluations), "acceptance": output.acceptance,
-               "total": time.perf_counter() - started}
+               "evaluations": float(output.evaluations), "total": time.perf_counter() - started}
     return BayesFit(design, priors, layout, output.draws, output.stats, sampler="numba", seed=seed, max_depth=10,
                     timings=timings, warn=warn, ranef=ranef)
 

@@ -356,3 +356,15 @@ def correlation_cholesky(z: np.ndarray, k: int) -> np.ndarray:
         L[..., i, i] = np.sqrt(np.maximum(1.0 - sum_sq, 0.0))
     return L
 
+
+def partial_correlations(L: np.ndarray) -> np.ndarray:
+    """Inverse of correlation_cholesky, vectorised: L (..., k, k) -> z (..., k(k−1)/2)."""
+    k = L.shape[-1]
+    z = []
+    for i in range(1, k):
+        used = np.zeros(L.shape[:-2])
+        for j in range(i):
+            ratio = L[..., i, j] / np.sqrt(np.maximum(1.0 - used, 1e-300))
+            z.append(np.arctanh(np.clip(ratio, -1 + 1e-15, 1 - 1e-15)))
+            used = used + L[..., i, j] ** 2
+    return np.stack(z, axis=-1)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import BayesmixedError
-from .layout import ParameterLayout
+from .layout import ParameterLayout, partial_correlations
 from .prior import Prior, PriorSet, cor_name, sd_name
 from .sample_stats import DIVERGING, N_STATS, STAT_COLUMNS
 
@@ -124,19 +124,6 @@ def posterior_to_layout(posterior, design: Design, layout: ParameterLayout) -> n
         out[..., t.sd_index:t.sd_index + t.k] = np.log(sd)
         out[..., t.u_index:t.u_index + t.n_levels * t.k] = u.reshape(u.shape[:2] + (-1,))
     return out
-
-
-def partial_correlations(L: np.ndarray) -> np.ndarray:
-    """Inverse of layout.correlation_cholesky, vectorised: L (..., k, k) -> z (..., k(k−1)/2)."""
-    k = L.shape[-1]
-    z = []
-    for i in range(1, k):
-        used = np.zeros(L.shape[:-2])
-        for j in range(i):
-            ratio = L[..., i, j] / np.sqrt(np.maximum(1.0 - used, 1e-300))
-            z.append(np.arctanh(np.clip(ratio, -1 + 1e-15, 1 - 1e-15)))
-            used = used + L[..., i, j] ** 2
-    return np.stack(z, axis=-1)
 
 
 # What nutpie and NumPyro call some of the statistics.

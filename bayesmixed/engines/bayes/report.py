@@ -19,8 +19,8 @@ ROUTE_TEXT = {MARGINAL: "marginal (γ integrated out, drawn afterwards from its 
               MARGINAL_JOINT: "joint marginal (γ of every term, and β under Normal priors, integrated out together; drawn "
                               "afterwards from their exact conditional)",
               MARGINAL_BLOCKED: "blocked marginal (γ and β integrated out on the REML engine's blocked Cholesky, σ and "
-                                "the covariance parameters sampled by independence Metropolis-Hastings from a t "
-                                "proposal around the posterior mode; γ and β drawn from their exact conditional)"}
+                                "the covariance parameters sampled by independence Metropolis-Hastings from a proposal "
+                                "fitted to the posterior; γ and β drawn from their exact conditional)"}
 SAMPLER_TEXT = {"numba": "bayesmixed NUTS (numba)", "pymc": "PyMC NUTS", "nutpie": "nutpie NUTS",
                 "numpyro": "NumPyro NUTS", "prior": "independent prior draws"}
 
@@ -60,7 +60,7 @@ def route_text(layout: ParameterLayout) -> str:
 
 def sampler_text(fit: BayesFit) -> str:
     if fit.layout.route == MARGINAL_BLOCKED:
-        return f"independence Metropolis-Hastings (mean acceptance {fit.timings.get('acceptance', np.nan):.2f})"
+        return f"independence Metropolis-Hastings (mean acceptance {fit.diagnosis.acceptance:.2f})"
     return SAMPLER_TEXT.get(fit.sampler, fit.sampler)
 
 
