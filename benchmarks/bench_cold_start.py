@@ -9,6 +9,9 @@ bambi: `import bambi`, `Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)` 
 Each run gets its own empty numba cache (NUMBA_CACHE_DIR: bayesmixed's kernels are njit(cache=True), whose
 cache numba puts there instead of beside the sources) and PyTensor compile directory (PYTENSOR_FLAGS=compiledir),
 so nothing compiled by an earlier run is reused; Python's own bytecode caches are kept, as after `pip install`.
+The NUTS sampler ships compiled for a generic x86-64 CPU (engines/bayes/prebuilt.py, as nutpie ships its Rust
+sampler), so a cold fit compiles the model's log density only; `ours_compiled_here` is a cold run that ignores
+the shipped sampler (BAYESMIXED_NO_PREBUILT=1) and compiles it too.
 After ours' cold runs, a warm run in the same cache folder shows what is left once the cache exists.
 
 For ours, the child process also records numba's compile events (numba.core.event "numba:compile", which fire
@@ -97,10 +100,10 @@ print("RESULT " + json.dumps({"import_s": imported - started, "fit_s": done - im
 '''
 
 
-def run_child(code: str, cache: Path) -> dict:
+def run_child(code: str, cache: Path, **extra_env: str) -> dict:
     """One fresh process with its caches in `cache`; wall time measured from outside, figures from inside."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache / "numba"),
-               PYTENSOR_FLAGS=f"compiledir={cache / 'pytensor'}", PYTHONWARNINGS="ignore")
+               PYTENSOR_FLAGS=f"compiledir={cache / 'pytensor'}", PYTHONWARNINGS="ignore", **extra_env)
     started, cpu_before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     wall, cpu_after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -119,14 +122,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-bambi", action="store_true")
+    parser.add_argument("--skip-compiled-here", action="store_true",
+                        help="skip the cold run that ignores the shipped sampler and compiles it here")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()
 
-    record: dict[str, list] = {"ours_cold": [], "ours_warm": [], "bambi_cold": []}
+    record: dict[str, list] = {"ours_cold": [], "ours_warm": [], "ours_compiled_here": [], "bambi_cold": []}
     for run in range(args.runs):  # alternate ours and bambi so a drift in the machine's load hits both
         with tempfile.TemporaryDirectory(prefix="cold-start-") as folder:
             record["ours_cold"].append(run_child(OURS, Path(folder)))
             record["ours_warm"].append(run_child(OURS, Path(folder)))
+        if not args.skip_compiled_here:
+            with tempfile.TemporaryDirectory(prefix="cold-start-") as folder:
+                record["ours_compiled_here"].append(run_child(OURS, Path(folder), BAYESMIXED_NO_PREBUILT="1"))
         if not args.skip_bambi:
             with tempfile.TemporaryDirectory(prefix="cold-start-") as folder:
                 record["bambi_cold"].append(run_child(BAMBI, Path(folder)))
@@ -135,7 +143,7 @@ def main() -> None:
     print("\nwhole process, wall clock (machine shared and loaded: noisy)")
     for key, runs in record.items():
         if runs:
-            print(f"  {key:<10} {spread([r['wall_s'] for r in runs])}   CPU {spread([r['cpu_s'] for r in runs])}   "
+            print(f"  {key:<18} {spread([r['wall_s'] for r in runs])}   CPU {spread([r['cpu_s'] for r in runs])}   "
                   f"import {spread([r['import_s'] for r in runs])}")
     cold = record["ours_cold"]
     print("\nours, cold: where the time goes (medians)")

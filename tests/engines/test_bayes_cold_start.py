@@ -111,7 +111,8 @@ print("RESULT " + json.dumps({"route": str(fit.route), "compiled": compiled}))
 
 
 def compiles(route: str, cache) -> list[str]:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    # the sampler compiled here, not the prebuilt one (test_bayes_prebuilt.py), to see what it compiles with
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), BAYESMIXED_NO_PREBUILT="1")
     done = subprocess.run([sys.executable, "-c", CHILD, route], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     line = [row for row in done.stdout.splitlines() if row.startswith("RESULT ")][-1]

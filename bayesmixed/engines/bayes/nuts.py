@@ -18,6 +18,7 @@ from numba import njit
 
 from . import kernels  # noqa: F401  (its import drops stale cached entries before any of this module's load)
 from .factors import cholesky_inplace
+from .prebuilt import use_prebuilt
 from .sample_stats import ACCEPTANCE_RATE, DIVERGING, ENERGY, LOG_DENSITY, N_STEPS, STEP_SIZE, TREE_DEPTH
 
 # numba compiles every called function on its own, then again inside each caller that links it in; the helpers
@@ -321,6 +322,9 @@ def run_iterations(log_density, model, x, grad, scalars, inv_diag, inv_dense, ch
             out_stats[row, STEP_SIZE] = scalars[STEP]
             out_stats[row, ACCEPTANCE_RATE] = accept
             out_stats[row, LOG_DENSITY] = lp
+
+
+use_prebuilt(run_iterations)  # the portable build shipped in prebuilt/, where it applies
 
 
 @internal
