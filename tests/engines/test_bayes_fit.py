@@ -130,7 +130,9 @@ def test_same_seed_same_draws(sleep_design):
 
 def test_every_random_use_has_its_own_stream(sleep_design, monkeypatch):
     """Chains, starting points, γ draws, new-level predictions and predictive draws each take their own
-    stream of the seed (they overlapped: γ drew from chain 1's stream, predictions from chains 2 and 3's)."""
+    stream of the seed (they overlapped: γ drew from chain 1's stream, predictions from chains 2 and 3's).
+    A run sampled again at a higher target_accept after divergences restarts its chains' streams: the
+    discarded run's draws are not kept, so the streams are still used once in what the fit holds."""
     from bayesmixed.engines.bayes import seeds
 
     used = []
@@ -146,10 +148,10 @@ def test_every_random_use_has_its_own_stream(sleep_design, monkeypatch):
     fit.predict(pd.DataFrame({"Days": [1.0], "Subject": ["new"]}), allow_new_levels=True)
     fit.predictive_draws()
     fit_bayes(sleep_design, seed=5, draws=20, chains=1, prior_only=True)
-    assert sorted(used) == sorted([(seeds.CHAIN, c) for c in range(3)] + [(seeds.START, 0), (seeds.RANEF, 0),
+    assert sorted(set(used)) == sorted([(seeds.CHAIN, c) for c in range(3)] + [(seeds.START, 0), (seeds.RANEF, 0),
                                   (seeds.PREDICT, 0), (seeds.PREDICTIVE, 0), (seeds.PRIOR, 0)])
     states = {tuple(original(5, purpose, index).generate_state(4)) for purpose, index in used}
-    assert len(states) == len(used)  # distinct first states: no two uses share a stream
+    assert len(states) == len(set(used))  # distinct first states: no two uses share a stream
 
 
 def test_short_run_warns_loudly(sleep_design):

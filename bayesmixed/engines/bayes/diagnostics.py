@@ -148,8 +148,9 @@ class Diagnosis:
     __repr__ = __str__
 
 
-def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosis:
-    """Check a parameter table and sampler stats (chains, draws, N_STATS) against the usual limits."""
+def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int, target_accept: float | None = None) -> Diagnosis:
+    """Check a parameter table and sampler stats (chains, draws, N_STATS) against the usual limits (target_accept:
+    the one the draws were sampled at, so that the advice on divergences goes beyond it)."""
     max_rhat = float(np.nanmax(table["r_hat"])) if len(table) else np.nan
     min_bulk = float(np.nanmin(table["ess_bulk"])) if len(table) else np.nan
     min_tail = float(np.nanmin(table["ess_tail"])) if len(table) else np.nan
@@ -171,9 +172,11 @@ def diagnose(table: pd.DataFrame, stats: np.ndarray, max_depth: int) -> Diagnosi
         problems.append(f"effective sample size {min(min_bulk, min_tail):.0f} (lowest for {worst}) < {ESS_LIMIT:.0f}: "
                         "estimates of intervals are noisy; increase draws.")
     if divergences:
+        raise_it = ("raise target_accept (e.g. 0.95), or " if target_accept is None or target_accept < 0.95 else
+                    f"they remain at target_accept {target_accept:g}: ")
         problems.append(f"{divergences} divergent transitions: the posterior has regions the sampler cannot follow "
-                        "(often a variance near zero); raise target_accept (e.g. 0.95), or use a tighter prior "
-                        "on the sd parameters, or simplify the random-effects structure.")
+                        f"(often a variance near zero); {raise_it}use a tighter prior on the sd parameters, or "
+                        "simplify the random-effects structure.")
     if np.any(energy_bfmi < BFMI_LIMIT):
         problems.append(f"E-BFMI {energy_bfmi.min():.2f} < {BFMI_LIMIT}: poor exploration of the energy; "
                         "reparameterise or tighten the priors on scale parameters.")

@@ -61,7 +61,11 @@ def route_text(layout: ParameterLayout) -> str:
 def sampler_text(fit: BayesFit) -> str:
     if fit.layout.route == MARGINAL_BLOCKED:
         return f"independence Metropolis-Hastings (mean acceptance {fit.diagnosis.acceptance:.2f})"
-    return SAMPLER_TEXT.get(fit.sampler, fit.sampler)
+    text = SAMPLER_TEXT.get(fit.sampler, fit.sampler)
+    if fit.diverged_runs:
+        runs = ", ".join(f"{count} at {accept:g}" for accept, count in fit.diverged_runs)
+        text += f", target_accept {fit.timings['target_accept']:g} (sampled again after divergences: {runs})"
+    return text
 
 
 def summary_text(fit: BayesFit) -> RenderedText:
@@ -101,5 +105,5 @@ def summary_text(fit: BayesFit) -> RenderedText:
     while blocks and blocks[-1] == blank:
         blocks.pop()
     how = (f"{source} median, sd and equal-tailed 95% interval of the {fit.n_chains * fit.n_draws} draws"
-           + ("; R-hat (rank-normalised, split) and bulk/tail ESS from ArviZ" if with_diagnostics else ""))
+           + ("; R-hat (rank-normalised, split) and bulk/tail ESS as ArviZ computes them" if with_diagnostics else ""))
     return RenderedText.of(Document(title=title, blocks=tuple(blocks), notes=(how,), name="bayes-summary"))

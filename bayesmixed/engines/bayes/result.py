@@ -47,7 +47,7 @@ class BayesFit:
     def __init__(self, design: Design, priors: PriorSet, layout: ParameterLayout, unconstrained: np.ndarray,
                  stats: np.ndarray | None, *, sampler: str, seed: int | None, max_depth: int, timings: dict[str, float],
                  is_prior: bool = False, warn: bool = True, model: tuple | None = None,
-                 ranef: list[np.ndarray] | None = None):
+                 ranef: list[np.ndarray] | None = None, diverged_runs: tuple[tuple[float, int], ...] = ()):
         self.design = design
         self.priors = priors
         self.layout = layout
@@ -57,12 +57,13 @@ class BayesFit:
         self.seed = seed
         self.max_depth = max_depth
         self.timings = timings
+        self.diverged_runs = diverged_runs  # (target_accept, divergences) of the runs sampled again at a higher one
         self.is_prior = is_prior
         self._fitted_means: dict[tuple[bool, str], np.ndarray] = {}
         self.parameters = parameter_table(self.draws) if not is_prior else _interval_table(self.draws)
         self.diagnosis: Diagnosis | None = None
         if stats is not None:
-            self.diagnosis = diagnose(self.parameters, stats, max_depth)
+            self.diagnosis = diagnose(self.parameters, stats, max_depth, timings.get("target_accept"))
             if warn:
                 warn_if_problems(self.diagnosis)
 
