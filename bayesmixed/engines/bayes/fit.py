@@ -197,7 +197,9 @@ def resolve_centred(design: Design, centred: bool | Iterable[str], sampler: str)
 def automatic_centring(design: Design) -> frozenset[str]:
     """Grouping factors whose effects the data pin down: at the frequentist fit (REML, or Laplace for GLMMs), the
     median over levels of conditional sd / term sd is below CENTRE_BELOW for every column. There the centred
-    parameterisation mixes better, elsewhere the non-centred one; a failed or singular fit leaves all non-centred."""
+    parameterisation mixes better, elsewhere the non-centred one. A failed fit leaves all non-centred, and so
+    does a singular term (a Λ diagonal at 0: a variance at zero, or a correlation at ±1, whose conditional sds
+    then only mirror another column's)."""
     import warnings
 
     try:
@@ -214,11 +216,14 @@ def automatic_centring(design: Design) -> frozenset[str]:
             blocks, conditional = frequentist.covariance_blocks, frequentist.conditional_covariances
     except (BayesmixedError, ArithmeticError, ValueError, np.linalg.LinAlgError):
         return frozenset()
+    from ..checks import singular_components
+
+    singular = set(singular_components(np.asarray(frequentist.theta), design.theta_lower).tolist())
     chosen, refused = set(), set()
-    for term, block, covariances in zip(design.terms, blocks, conditional):
+    for term, block, covariances, thetas in zip(design.terms, blocks, conditional, design.theta_slices):
         term_var = np.diag(block)
         level_var = np.diagonal(covariances, axis1=1, axis2=2)  # (levels, k)
-        if np.any(term_var <= 1e-10 * max(float(term_var.max()), 1e-300)):  # on the boundary: nothing to centre
+        if singular & set(range(thetas.start, thetas.stop)) or np.any(term_var <= 0.0):  # on the boundary
             refused.add(term.group)
             continue
         ratio = np.sqrt(np.median(level_var, axis=0) / term_var)
