@@ -5,7 +5,8 @@ the defaults (4 chains x 1000 draws after 1000 tuning) and print: wall time of t
 first row also pays for any compilation), route, divergences, max R-hat and min bulk / tail ESS over every
 parameter *and every random effect* (γ draws), with bambi 0.17 + nutpie's figures beside.
 
-The goal (issue #10): 0 divergences, R-hat <= 1.01, bulk and tail ESS >= 400 everywhere.
+The goal (issue #10): 0 divergences, R-hat <= 1.01, bulk and tail ESS >= 400 everywhere. A default fit that
+diverges at target_accept 0.8 is sampled again at 0.95, then 0.99 (fit.TARGET_ACCEPT_STEPS); the row says so.
 
     python benchmarks/bayes_robustness.py                  # every row; bambi from the stored JSON if present
     python benchmarks/bayes_robustness.py --gaussian       # the Gaussian rows only
@@ -99,6 +100,82 @@ def large_crossed_one_at_zero() -> pd.DataFrame:
                          "block": [f"b{i}" for i in block]})
 
 
+
+def labels(prefix: str, codes: np.ndarray) -> list[str]:
+    return [f"{prefix}{c}" for c in codes]
+
+
+def factor_valued() -> pd.DataFrame:
+    """(0 + f | g): a 3-level factor's effects per group, correlated 0.3-0.6, sd 2; 20 groups x 12 rows."""
+    rng = np.random.default_rng(100)
+    g, f = np.repeat(np.arange(20), 12), np.tile(np.repeat([0, 1, 2], 4), 20)
+    chol = np.linalg.cholesky(np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.5], [0.3, 0.5, 1.0]]) * 4.0)
+    u = rng.standard_normal((20, 3)) @ chol.T
+    y = np.array([10.0, 12.0, 11.0])[f] + u[g, f] + rng.standard_normal(g.size)
+    return pd.DataFrame({"y": y, "f": labels("F", f), "g": labels("G", g)})
+
+
+def bernoulli_slopes() -> pd.DataFrame:
+    """Binary outcomes, (x | g): sd 0.89 and 0.55, correlation 0.4; 50 groups x 12 rows."""
+    rng = np.random.default_rng(101)
+    g = np.repeat(np.arange(50), 12)
+    x = rng.standard_normal(g.size)
+    u = rng.standard_normal((50, 2)) @ np.linalg.cholesky(np.array([[0.8, 0.2], [0.2, 0.3]])).T
+    eta = -0.3 + 0.7 * x + u[g, 0] + u[g, 1] * x
+    return pd.DataFrame({"y": (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float), "x": x, "g": labels("G", g)})
+
+
+def poisson_uncorrelated() -> pd.DataFrame:
+    """Poisson (x || g): sd 0.5 and 0.3; 40 groups x 8 rows."""
+    rng = np.random.default_rng(100)
+    g = np.repeat(np.arange(40), 8)
+    x = rng.uniform(-1, 1, g.size)
+    eta = 1.0 + 0.4 * x + 0.5 * rng.standard_normal(40)[g] + 0.3 * rng.standard_normal(40)[g] * x
+    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "x": x, "g": labels("G", g)})
+
+
+def binomial_at_zero() -> pd.DataFrame:
+    """Binary outcomes with no group variance at all; 15 groups x 20 rows."""
+    rng = np.random.default_rng(100)
+    g = np.repeat(np.arange(15), 20)
+    x = rng.standard_normal(g.size)
+    y = (rng.random(g.size) < 1 / (1 + np.exp(-(0.2 + 0.5 * x)))).astype(float)
+    return pd.DataFrame({"y": y, "x": x, "g": labels("G", g)})
+
+
+def poisson_few_groups() -> pd.DataFrame:
+    """Poisson (1 | g) with 5 groups of 10 rows, sd 0.4: the sd's posterior reaches into the funnel's neck."""
+    rng = np.random.default_rng(100)
+    g = np.repeat(np.arange(5), 10)
+    return pd.DataFrame({"y": rng.poisson(np.exp(0.5 + 0.4 * rng.standard_normal(5)[g])), "g": labels("G", g)})
+
+
+def poisson_nested() -> pd.DataFrame:
+    """Poisson (1 | a/b): 8 groups, 4 subgroups each, 6 rows a subgroup; sd 0.6 and 0.3."""
+    rng = np.random.default_rng(100)
+    a, b = np.repeat(np.arange(8), 24), np.tile(np.repeat(np.arange(4), 6), 8)
+    eta = 1.5 + 0.6 * rng.standard_normal(8)[a] + 0.3 * rng.standard_normal((8, 4))[a, b]
+    return pd.DataFrame({"y": rng.poisson(np.exp(eta)), "a": labels("A", a), "b": labels("B", b)})
+
+
+def poisson_slopes_singular() -> pd.DataFrame:
+    """Poisson (x | g), sd 0.5 and 0.3, whose Laplace fit puts the correlation at +1; 30 groups x 6 rows."""
+    rng = np.random.default_rng(200)
+    g = np.repeat(np.arange(30), 6)
+    x = rng.uniform(-1, 1, g.size)
+    u = rng.standard_normal((30, 2)) @ np.linalg.cholesky(np.array([[0.25, 0.05], [0.05, 0.09]])).T
+    return pd.DataFrame({"y": rng.poisson(np.exp(0.8 + 0.3 * x + u[g, 0] + u[g, 1] * x)), "x": x, "g": labels("G", g)})
+
+
+def binomial_counts_slopes() -> pd.DataFrame:
+    """cbind(k, n - k) ~ x + (x | g) with 8 groups x 6 rows of 5-29 trials; sd 0.7 and 0.4, uncorrelated."""
+    rng = np.random.default_rng(200)
+    g, x = np.repeat(np.arange(8), 6), np.tile(np.linspace(-1, 1, 6), 8)
+    trials = rng.integers(5, 30, g.size)
+    u = rng.standard_normal((8, 2)) * [0.7, 0.4]
+    k = rng.binomial(trials, 1 / (1 + np.exp(-(0.2 + 0.8 * x + u[g, 0] + u[g, 1] * x))))
+    return pd.DataFrame({"k": k, "failures": trials - k, "n": trials, "x": x, "g": labels("G", g)})
+
 def bundled(name: str):
     def load() -> pd.DataFrame:
         import bayesmixed as bm
@@ -135,6 +212,15 @@ STRUCTURES = {
                                                           "y ~ x + (1 | subject) + (1 | item) + (1 | block)"),
     "verbagg crossed binomial": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "binomial",
                                  bundled("verbagg"), None),
+    "factor-valued (0 + f | g) (sim)": ("y ~ f + (0 + f | g)", "gaussian", factor_valued, None),
+    "binomial 0/1 (x | g) (sim)": ("y ~ x + (x | g)", "binomial", bernoulli_slopes, None),
+    "Poisson (x || g) (sim)": ("y ~ x + (x || g)", "poisson", poisson_uncorrelated, "y ~ x + (x | g)"),
+    "binomial 0/1 (1 | g), sd simulated at 0 (sim)": ("y ~ x + (1 | g)", "binomial", binomial_at_zero, "y ~ x + (1 | g)"),
+    "Poisson (1 | g), 5 groups of 10 (sim)": ("y ~ 1 + (1 | g)", "poisson", poisson_few_groups, "y ~ 1 + (1 | g)"),
+    "Poisson nested (1 | a/b) (sim)": ("y ~ 1 + (1 | a/b)", "poisson", poisson_nested, "y ~ 1 + (1 | a/b)"),
+    "Poisson (x | g), Laplace fit singular (sim)": ("y ~ x + (x | g)", "poisson", poisson_slopes_singular, None),
+    "binomial counts (x | g), 8 groups (sim)": ("cbind(k, failures) ~ x + (x | g)", "binomial", binomial_counts_slopes,
+                                                None),
 }
 SLOW = {"verbagg crossed binomial"}
 
@@ -169,7 +255,8 @@ def run_ours(name: str) -> dict:
         started = time.perf_counter()
         fit = fit_bayes(design, seed=1, progressbar=False, warn=False)
         wall = time.perf_counter() - started
-    return {"wall": wall, "route": fit.route, **all_diagnostics(fit)}
+    return {"wall": wall, "route": fit.route, "target_accept": fit.timings.get("target_accept"),
+            "diverged_runs": fit.diverged_runs, **all_diagnostics(fit)}
 
 
 BAMBI_CHILD = r"""
@@ -182,7 +269,8 @@ formula, family, data, bambi_formula = br.STRUCTURES[name]
 warnings.simplefilter("ignore")
 frame = data()
 started = time.perf_counter()
-model = bmb.Model(bambi_formula, frame, family=family)
+binary = family == "binomial" and not bambi_formula.startswith("p(")  # 0/1 outcomes: bambi's bernoulli
+model = bmb.Model(bambi_formula, frame, family="bernoulli" if binary else family)
 idata = model.fit(draws=1000, tune=1000, chains=4, random_seed=1, inference_method="nutpie", progressbar=False)
 wall = time.perf_counter() - started
 post = idata.posterior[[v for v in idata.posterior.data_vars if not v.endswith("_mean")]]
@@ -233,7 +321,9 @@ def main() -> None:
             stored[name] = run_bambi(name)
             BAMBI_STORE.write_text(json.dumps(stored, indent=1, sort_keys=True))
         print(f"{name}  [{STRUCTURES[name][0]}]")
-        print(f"  bayesmixed ({ours['route']} route): {cells(ours)}")
+        again = "".join(f", sampled again after {count} divergences at {accept:g}" for accept, count in ours["diverged_runs"])
+        accept = f"; target_accept {ours['target_accept']:g}{again}" if ours["target_accept"] else ""
+        print(f"  bayesmixed ({ours['route']} route{accept}): {cells(ours)}")
         print(f"  bambi 0.17 + nutpie{' (stored)' if not args.with_bambi and name in stored else ''}: {cells(stored.get(name))}")
         sys.stdout.flush()
 
