@@ -20,7 +20,7 @@ import numpy as np
 from scipy import optimize
 
 from ..design.types import Design
-from ..engines.lmm.factor import factorize
+from ..engines.blocked_factor import factorize
 from ..engines.lmm.objective import ProfiledCriterion, unprofiled_deviance
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
 from ..engines.lmm.system import PlsSystem, build_system

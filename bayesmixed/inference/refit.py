@@ -21,7 +21,7 @@ import numpy as np
 
 from ..design.types import Design
 from ..engines.lmm.conditional import conditional_modes
-from ..engines.lmm.factor import factorize
+from ..engines.blocked_factor import factorize
 from ..engines.lmm.objective import ProfiledCriterion, residual_sd
 from ..engines.lmm.optimize import OptimizerSettings, minimize_criterion
 from ..engines.lmm.system import PlsSystem

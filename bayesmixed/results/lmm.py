@@ -18,7 +18,7 @@ from .summary import P_VALUE_CAUTION, FitSummary, criterion_lines, groups_line, 
 
 if TYPE_CHECKING:
     from ..engines.lmm.convergence import ConvergenceReport
-    from ..engines.lmm.factor import BlockedFactor
+    from ..engines.blocked_factor import BlockedFactor
     from ..engines.lmm.fit import LmmEngine
     from ..engines.lmm.objective import ProfiledCriterion
     from ..engines.lmm.satterthwaite import Satterthwaite

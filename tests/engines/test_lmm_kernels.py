@@ -12,7 +12,7 @@ import pytest
 import bayesmixed as bm
 from bayesmixed.engines.lmm import system as system_module
 from bayesmixed.engines.lmm.conditional import conditional_covariances, conditional_modes
-from bayesmixed.engines.lmm.factor import factorize
+from bayesmixed.engines.blocked_factor import factorize
 from bayesmixed.engines.lmm.objective import profiled_objective, residual_sd, unprofiled_deviance
 from bayesmixed.engines.lmm.system import build_system
 from tests.engines.lmm_helpers import crossed_data, dense_reference

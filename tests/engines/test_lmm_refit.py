@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bayesmixed.engines.lmm import system as system_module
-from bayesmixed.engines.lmm.factor import factorize
+from bayesmixed.engines.blocked_factor import factorize
 from bayesmixed.engines.lmm.objective import profiled_objective
 from bayesmixed.engines.lmm.system import build_system
 from bayesmixed.errors import BayesmixedError

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from ...errors import BayesmixedError
 from ...progress import progress_display
-from ..lmm.factor import BlockedFactor, factorize
+from ..blocked_factor import BlockedFactor, factorize
 from ..lmm.system import PlsSystem, build_system
 from .factors import assemble_factors, fixed_and_sigma_priors
 from .layout import IntegratedBeta, partial_correlations

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
 
 from ...design.types import Design
 from ...results.prediction import term_contribution
-from .factor import BlockedFactor
-
-# Levels of the first term handled at once in the conditional variances (bounds a q₁ x q_rest array).
-LEVEL_CHUNK = 2048
+from ..blocked_factor import BlockedFactor
 
 
 def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -40,36 +36,6 @@ def conditional_modes(factor: BlockedFactor, design: Design) -> tuple[np.ndarray
 
 
 def conditional_covariances(factor: BlockedFactor, design: Design, sigma: float) -> list[np.ndarray]:
-    """lme4's condVar: diagonal blocks of σ² Λ (Λ'Z'ZΛ + I)⁻¹ Λ', per term as (levels, columns, columns).
-
-    With A = Λ'Z'ZΛ + I split into the first term and the rest (Schur complement S_r = L_r L_r'):
-    first term, level j: M_j + E_j E_j' with E = blockdiag(M) G_rest Λ_r L_r⁻ᵀ; other terms: the
-    diagonal blocks of (L_r⁻¹ Λ_r')'(L_r⁻¹ Λ_r').
-    """
-    system = factor.system
-    q_rest = system.q_rest
-    first_blocks = factor.first_inverse.copy()
-    covariances = [first_blocks]
-    if q_rest:
-        chol_rest = factor.dense[:q_rest, :q_rest]
-        lam_rest = system.rest_lambda(factor.theta)[:q_rest, :q_rest]
-        k = system.first_k
-        levels = system.first_levels
-        weighted = sp.bsr_matrix(
-            (factor.first_inverse, np.arange(levels), np.arange(levels + 1)), shape=(levels * k, levels * k)
-        ) @ system.first_rhs[:, :q_rest] @ lam_rest  # (q₁, q_rest) sparse: blockdiag(M) G_rest Λ_r
-        weighted = sp.csr_matrix(weighted)
-        for start in range(0, levels, LEVEL_CHUNK):
-            stop = min(start + LEVEL_CHUNK, levels)
-            rows = weighted[start * k:stop * k].toarray()
-            solved = sla.solve_triangular(chol_rest, rows.T, lower=True, check_finite=False)  # (q_rest, rows)
-            per_level = solved.T.reshape(stop - start, k, q_rest)
-            first_blocks[start:stop] += per_level @ np.swapaxes(per_level, 1, 2)
-        inverse_part = sla.solve_triangular(chol_rest, lam_rest.T.toarray(), lower=True, check_finite=False)
-        offset = 0
-        for term in design.terms[1:]:
-            kt = term.n_columns
-            cols = inverse_part[:, offset:offset + term.size].reshape(q_rest, term.n_levels, kt)
-            covariances.append(np.einsum("rla,rlb->lab", cols, cols))
-            offset += term.size
-    return [sigma**2 * c for c in covariances]
+    """lme4's condVar: diagonal blocks of σ² Λ (Λ'Z'ZΛ + I)⁻¹ Λ', per term as (levels, columns, columns)
+    (the factor's `covariance_blocks`, whose Z and y carry the prior weights' √wᵢ)."""
+    return [sigma**2 * c for c in factor.covariance_blocks()]

@@ -12,10 +12,10 @@ from ...results.advice import (
 )
 from ...results.lmm import LmmFit
 from .conditional import conditional_covariances, conditional_modes
+from ..blocked_factor import BlockedFactor, factorize
 from ..checks import SINGULAR_TOL, singular_components
 from ..threads import engine_threads
 from .convergence import ConvergenceReport, check_convergence
-from .factor import BlockedFactor, factorize
 from .objective import ProfiledCriterion, residual_sd
 from .optimize import OptimizerSettings, Optimum, minimize_criterion, newton_polish, path_is_reproducible
 from .satterthwaite import Satterthwaite, satterthwaite

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .factor import BlockedFactor, criterion_terms
+from ..blocked_factor import BlockedFactor, criterion_terms
 from .system import PlsSystem
 
 LOG_2PI = math.log(2.0 * math.pi)

@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..blocked_factor import factorize
 from ..derivatives import richardson_hessian, richardson_jacobian
-from .factor import factorize
 from .objective import deviance_from_terms
 from .system import PlsSystem
 

@@ -1,19 +1,18 @@
-"""Cross-products of the penalised least-squares system, computed once per design.
+"""The LMM's cross-products of the penalised least-squares system, computed once per design.
 
-The augmented system is [Λ'Z'ZΛ + I, Λ'Z'W; W'ZΛ, W'W] with W = [Z_2 ... Z_m, X, y - offset]: the
-first (largest) random term is kept apart because its block Λ₁'Z₁'Z₁Λ₁ + I is block-diagonal over
-its levels (MixedModels.jl's blocked Cholesky), everything else forms one dense d x d block,
-d = (random effects of the other terms) + p + 1.  Nothing of size n x q or n x n is ever formed.
+The LMM's blocked system (engines/blocked_factor.py) has C = [Z_2 ... Z_m, X, y - offset]: its dense
+block is d x d, d = (random effects of the other terms) + p + 1, and its Cholesky factor's last diagonal
+element is r(θ).  Nothing of size n x q or n x n is ever formed.
 
-For a level j of the first term, with G = Z₁'W and M_j = Λ₁ (Λ₁'(Z₁'Z₁)_j Λ₁ + I)⁻¹ Λ₁', eliminating
-the first term leaves W'W - Σ_j G_j' M_j G_j.  That sum is linear in the entries of the M_j, so it
+For a level j of the first term, with G = Z₁'C and M_j = Λ₁ (Λ₁'(Z₁'Z₁)_j Λ₁ + I)⁻¹ Λ₁', eliminating
+the first term leaves C'C - Σ_j G_j' M_j G_j.  That sum is linear in the entries of the M_j, so it
 is precomputed as a sparse map (`schur_map`) from vec(M) to the lower triangle of the d x d block.
 
-Only the last column of W depends on the response, so `PlsSystem.with_response` refills just the
+Only the last column of C depends on the response, so `PlsSystem.with_response` refills just the
 entries it touches (the parametric bootstrap's refits share X and Z and differ only in y).
 
-Prior weights wᵢ (residual variance σ²/wᵢ) scale the rows of Z, X and y - offset by √wᵢ, as lme4 does;
-everything above then applies to the scaled rows.
+Prior weights wᵢ (residual variance σ²/wᵢ) scale the rows of Z, X and y - offset by √wᵢ, as lme4 does,
+so the cross-products above are the weighted C'WC of the shared factor.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import scipy.sparse as sp
 
 from ...design.types import Design
 from ...errors import BayesmixedError
+from ..blocked_factor import BlockedSystem, column_products, lambda_pattern, level_crossprods
 
 # Above this many products G_ja * G_jb the sparse Schur map would cost more memory than it saves
 # time; the dense route (one BLAS product per evaluation) is used instead.
@@ -46,7 +46,7 @@ class ResponseSlots:
     shift_operator: X⁺ (p x n), with lstsq's singular-value cutoff.
     first_transpose: Z₁' (q₁ x n): the last column of G is Z₁'ỹ, at `rhs_positions` in G's data
         (every row of G holds one, so these places do not depend on y).
-    fixed_transpose: W_f' ((d-1) x n) for W_f = [Z_2 ... Z_m, X]: W'W's last row is [W_f'ỹ, ỹ'ỹ].
+    fixed_transpose: C_f' ((d-1) x n) for C_f = [Z_2 ... Z_m, X]: C'C's last row is [C_f'ỹ, ỹ'ỹ].
     map_positions: the Schur map's entries pairing y with a column of G (flat positions in the
         sparse map's data, or in the dense map); each is map_factor · G[map_left] · G[map_right],
         indices into G's data.
@@ -66,72 +66,22 @@ class ResponseSlots:
 
 
 @dataclass(frozen=True, eq=False)
-class PlsSystem:
-    """Everything θ-independent about the penalised least-squares problem of one design.
+class PlsSystem(BlockedSystem):
+    """Everything θ-independent about the penalised least-squares problem of one design: the blocked
+    system (engines/blocked_factor.py) of C = [Z_2 ... Z_m, X, y - offset - Xβ_shift], and what a new
+    response needs.
 
-    first_crossprod: (L₁, k₁, k₁) per-level Z₁'Z₁ blocks of the first random term.
-    first_crossprod_lower: the same, lower triangles row by row, (L₁, k₁(k₁+1)/2).
-    first_kron_index: indices into [θ, 0] whose products give Λ₁⊗Λ₁ entry by entry (k₁² x k₁²).
-    first_rhs: G = Z₁'W (q₁ x d, sparse CSR), rows level-major as in Z₁.
-    schur_map: (d*d) x (L₁*k₁*k₁) map with schur_map @ vec(M) = lower triangle of G'MG (sparse, or
-        a dense array when small), or None when the dense route is used (then `first_rhs_dense`
-        holds G as (L₁, k₁, d)).
-    wtw: lower triangle of W'W (d x d, dense).
-    scaling_index: for each column of W, the index into [θ, 1] of its diagonal Λ_W entry (θ index
-        for the other terms' random effects, -1 meaning the constant 1 for X and y).
-    lambda_offdiag: (row, col, θ index) of the below-diagonal entries of Λ for the other terms.
     beta_shift: the least-squares β of y - offset on X; the system is built for the response
         y - offset - Xβ_shift, so its β̂ is β̂ - β_shift.
     response_slots: how to refill the y-dependent entries for another response (`with_response`).
-    log_weights: Σ log wᵢ of the prior weights (0 for unit weights).
     """
 
     n: int
-    p: int
-    n_theta: int
-    first_slice: slice
-    first_levels: int
-    first_k: int
-    first_crossprod: np.ndarray
-    first_crossprod_lower: np.ndarray
-    first_kron_index: tuple[np.ndarray, np.ndarray]
-    first_rhs: sp.csr_matrix
-    schur_map: sp.csc_matrix | np.ndarray | None
-    first_rhs_dense: np.ndarray | None
-    wtw: np.ndarray
-    q_rest: int
-    scaling_index: np.ndarray
-    lambda_offdiag: tuple[np.ndarray, np.ndarray, np.ndarray]
     beta_shift: np.ndarray
     response_slots: ResponseSlots
-    log_weights: float = 0.0
-
-    @property
-    def d(self) -> int:
-        """Size of the dense block: other terms' random effects + p + 1."""
-        return self.wtw.shape[0]
-
-    @property
-    def rest_is_diagonal(self) -> bool:
-        """Whether Λ restricted to the terms after the first is diagonal (a scaling, no mixing)."""
-        return self.lambda_offdiag[0].size == 0
-
-    def rest_scaling(self, theta: np.ndarray) -> np.ndarray:
-        """Diagonal of Λ_W: Λ's diagonal for the other terms' effects, then 1 for X and y (length d)."""
-        return np.append(theta, 1.0)[self.scaling_index]
-
-    def rest_lambda(self, theta: np.ndarray) -> sp.csr_matrix:
-        """Λ_W as a sparse d x d matrix: block-diagonal Λ for the other terms, identity for X and y."""
-        rows, cols, index = self.lambda_offdiag
-        diagonal = np.arange(self.d)
-        return sp.csr_matrix(
-            (np.concatenate([self.rest_scaling(theta), theta[index]]),
-             (np.concatenate([diagonal, rows]), np.concatenate([diagonal, cols]))),
-            shape=(self.d, self.d),
-        )
 
     def with_response(self, y: np.ndarray) -> PlsSystem:
-        """The system of the same X, Z and offset for response y: only Z₁'ỹ, W_f'ỹ, ỹ'ỹ and the Schur
+        """The system of the same X, Z and offset for response y: only Z₁'ỹ, C_f'ỹ, ỹ'ỹ and the Schur
         map's y entries are recomputed (O(n + nnz(Z)) instead of a rebuild)."""
         y = np.asarray(y, dtype=float)
         if y.shape != (self.n,):
@@ -152,7 +102,7 @@ class PlsSystem:
             entries[slots.map_positions] = slots.map_factor * rhs[slots.map_left] * rhs[slots.map_right]
         else:
             first_rhs_dense = first_rhs_dense.copy()
-            first_rhs_dense[:, :, -1] = first_rhs.data[slots.rhs_positions].reshape(self.first_levels, self.first_k)
+            first_rhs_dense[:, :, -1] = first_rhs.data[slots.rhs_positions].reshape(first_rhs_dense.shape[:2])
         wtw = self.wtw.copy()
         wtw[-1, :-1] = slots.fixed_transpose @ shifted
         wtw[-1, -1] = shifted @ shifted
@@ -184,10 +134,9 @@ def build_system(design: Design) -> PlsSystem:
     # Solve for y - Xβ_ols instead of y: the same θ-problem (β absorbs any shift within the span of
     # X), but r² is no longer the small difference of two large sums, which costs digits.
     shift_operator = np.linalg.pinv(X, rcond=np.finfo(float).eps * max(X.shape))
-    fixed_columns = sp.hstack(rest_Z + [sp.csc_matrix(X)], format="csc")  # W_f
+    fixed_columns = sp.hstack(rest_Z + [sp.csc_matrix(X)], format="csc")  # C_f
     k = first.n_columns
-    rows, cols = first.theta_pattern()
-    # The response's column of G = Z₁'W gets an entry in every row, even where Z₁'ỹ could vanish, so
+    # The response's column of G = Z₁'C gets an entry in every row, even where Z₁'ỹ could vanish, so
     # that its places in G and in the Schur map are the same for every y; with_response fills them.
     first_rhs = sp.hstack([first_Z.T @ fixed_columns, sp.csr_matrix(np.ones((first.size, 1)))], format="csr")
     first_rhs.sort_indices()
@@ -216,50 +165,20 @@ def build_system(design: Design) -> PlsSystem:
         map_right=map_right,
         map_factor=map_factor,
     )
-    lambda_index, offdiag = _rest_lambda_pattern(design)
-    crossprod = _level_crossprods(first.codes, first_matrix, first.n_levels)
-    low_rows, low_cols = np.tril_indices(k)
     template = PlsSystem(
-        n=design.n,
-        p=design.p,
-        n_theta=design.n_theta,
-        first_slice=design.theta_slices[0],
-        first_levels=first.n_levels,
-        first_k=k,
-        first_crossprod=crossprod,
-        first_crossprod_lower=np.ascontiguousarray(crossprod[:, low_rows, low_cols]),
-        first_kron_index=_kron_index(rows, cols, k, design.theta_slices[0].start, design.n_theta),
+        pattern=lambda_pattern(design),
+        first_crossprod=level_crossprods(first.codes, column_products(first_matrix), first.n_levels, k),
         first_rhs=first_rhs,
         schur_map=schur_map,
         first_rhs_dense=first_rhs_dense,
         wtw=wtw,
-        q_rest=sum(t.size for t in rest),
-        scaling_index=np.append(lambda_index, -1),
-        lambda_offdiag=offdiag,
+        p=design.p,
+        log_weights=0.0 if root_weights is None else float(np.log(design.weights).sum()),
+        n=design.n,
         beta_shift=np.zeros(design.p),
         response_slots=slots,
-        log_weights=0.0 if root_weights is None else float(np.log(design.weights).sum()),
     )
     return template.with_response(design.y)
-
-
-def _level_crossprods(codes: np.ndarray, matrix: np.ndarray, n_levels: int) -> np.ndarray:
-    """Per-level Σ_i m_i m_i' over the rows i of each level: (L, k, k)."""
-    k = matrix.shape[1]
-    out = np.empty((n_levels, k, k))
-    for a in range(k):
-        for b in range(a, k):
-            out[:, a, b] = out[:, b, a] = np.bincount(codes, weights=matrix[:, a] * matrix[:, b], minlength=n_levels)
-    return out
-
-
-def _kron_index(rows: np.ndarray, cols: np.ndarray, k: int, offset: int, n_theta: int) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) with (Λ⊗Λ)[i*k+j, l*k+m] = Λ[i,l] Λ[j,m] = θe[a] θe[b], θe = [θ, 0] (index n_theta is 0)."""
-    where = np.full((k, k), n_theta)
-    where[rows, cols] = offset + np.arange(rows.size)
-    a = np.broadcast_to(where[:, None, :, None], (k, k, k, k)).reshape(k * k, k * k)
-    b = np.broadcast_to(where[None, :, None, :], (k, k, k, k)).reshape(k * k, k * k)
-    return a.copy(), b.copy()
 
 
 def _pair_count(G: sp.csr_matrix, k: int) -> int:
@@ -319,28 +238,3 @@ def _dense_positions(schur_map: sp.csc_matrix, positions: np.ndarray) -> np.ndar
     """Flat positions in schur_map.toarray() of the given entries of its data (no two share a place)."""
     entry_column = np.repeat(np.arange(schur_map.shape[1]), np.diff(schur_map.indptr))
     return schur_map.indices[positions].astype(np.int64) * schur_map.shape[1] + entry_column[positions]
-
-
-def _rest_lambda_pattern(design: Design) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Where θ enters Λ_W: θ index of each diagonal entry, and (row, col, θ index) below the diagonal."""
-    diagonal, off_rows, off_cols, off_index = [], [], [], []
-    start = 0
-    for term, theta_slice in zip(design.terms[1:], design.theta_slices[1:]):
-        k = term.n_columns
-        rows, cols = term.theta_pattern()
-        theta_index = np.arange(theta_slice.start, theta_slice.stop)
-        diag_index = np.empty(k, dtype=np.int64)
-        diag_index[rows[rows == cols]] = theta_index[rows == cols]
-        level_offsets = start + k * np.arange(term.n_levels)
-        diagonal.append(np.tile(diag_index, term.n_levels))
-        below = rows != cols
-        if below.any():
-            off_rows.append((level_offsets[:, None] + rows[below][None, :]).ravel())
-            off_cols.append((level_offsets[:, None] + cols[below][None, :]).ravel())
-            off_index.append(np.tile(theta_index[below], term.n_levels))
-        start += term.size
-    fixed = np.full(design.p, -1, dtype=np.int64)
-    lambda_index = np.concatenate(diagonal + [fixed]).astype(np.int64)
-    empty = np.array([], dtype=np.int64)
-    offdiag = tuple(np.concatenate(parts).astype(np.int64) if parts else empty for parts in (off_rows, off_cols, off_index))
-    return lambda_index, offdiag
