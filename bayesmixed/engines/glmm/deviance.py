@@ -57,7 +57,7 @@ def agq_deviance(problem: Problem, rows: ThetaRows, modes: Modes, nodes: np.ndar
     """AGQ approximation to -2 log L for a single scalar term (formula in the module docstring)."""
     term = rows.terms[0]
     codes, z_values = term.codes, term.values[:, 0]
-    sd = 1.0 / modes.factor.first_diagonal
+    sd = np.sqrt(modes.factor.block_inverse[:, 0, 0])  # 1/L_jj: L_jj² = A_j, the level's 1 x 1 block
 
     def group_deviance(eta: np.ndarray, u: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=-2.0 * problem.log_density(eta), minlength=term.n_levels) + u**2

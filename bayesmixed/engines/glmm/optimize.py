@@ -93,8 +93,7 @@ def _beta_scales(joint: Modes, p: int) -> np.ndarray:
     """Approximate standard errors of β from a joint (u, β) PIRLS factor: BOBYQA's initial β-steps."""
     if joint.factor is None or joint.failure is not None:
         return np.full(p, THETA_STEP)
-    rest_inverse = joint.factor.inverse_parts()[2]
-    return np.sqrt(np.clip(np.diag(rest_inverse)[rest_inverse.shape[0] - p:], 1e-12, None))
+    return np.sqrt(np.clip(np.diag(joint.factor.unscaled_vcov()), 1e-12, None))
 
 
 def optimize_deviance(deviance: DevianceFunction, theta_start: np.ndarray) -> Optimum:

@@ -16,7 +16,8 @@ import numpy as np
 
 from ...design.types import Design
 from ...families import Family
-from .system import ThetaRows, WeightedFactor, factorize, leverages
+from ..blocked_factor import BlockedFactor
+from .system import ThetaRows, factorize, leverages
 
 # Largest Newton step (in u's standard-normal units and β's units) at which the modes count as found:
 # quadratic convergence puts the remaining error near STEP_TOL², far below what the optimiser sees.
@@ -95,7 +96,7 @@ class Modes:
     u: np.ndarray
     beta: np.ndarray
     eta: np.ndarray
-    factor: WeightedFactor | None
+    factor: BlockedFactor | None
     conditional_deviance: float
     failure: str | None
 
@@ -182,13 +183,14 @@ class ProfileFailure(RuntimeError):
     """The β-profiling iteration did not settle; the caller falls back to optimising (θ, β) jointly."""
 
 
-def laplace_beta_gradient(problem: Problem, rows: ThetaRows, eta: np.ndarray, weights: np.ndarray, random_factor: WeightedFactor) -> np.ndarray:
+def laplace_beta_gradient(problem: Problem, rows: ThetaRows, eta: np.ndarray, weights: np.ndarray, factor: BlockedFactor) -> np.ndarray:
     """d log|Λ'Z'WZΛ + I| / dβ along the modes ũ(β): X'g - X'WZΛ A⁻¹Λ'Z'g with g_i = h_i dw_i/dη_i.
 
-    h_i = r_i'A⁻¹r_i is row i's leverage; the second term carries dũ/dβ = -A⁻¹Λ'Z'WX.
+    h_i = r_i'A⁻¹r_i is row i's leverage; the second term carries dũ/dβ = -A⁻¹Λ'Z'WX.  `factor` may be
+    the joint (u, β) one: β comes last in it, so its leading blocks are those of A alone.
     """
-    g = leverages(random_factor, rows) * problem.family.weight_derivative(problem.y, eta, problem.weights)
-    through_modes = random_factor.solve(rows.transpose_times(g))
+    g = leverages(factor, rows) * problem.family.weight_derivative(problem.y, eta, problem.weights)
+    through_modes = factor.solve(rows.transpose_times(g))  # a right-hand side over u only: A⁻¹ alone
     return problem.X.T @ (g - weights * rows.times(through_modes))
 
 
@@ -226,7 +228,7 @@ def _profile_from(problem: Problem, rows: ThetaRows, u: np.ndarray, beta: np.nda
     for _ in range(PROFILE_ITERATIONS):
         weights, score = problem.working(eta)
         factor = factorize(rows, X, weights)
-        logdet_gradient = laplace_beta_gradient(problem, rows, eta, weights, factor.random_part())
+        logdet_gradient = laplace_beta_gradient(problem, rows, eta, weights, factor)
         gradient = np.concatenate([rows.transpose_times(score) - u, X.T @ score - 0.5 * logdet_gradient])
         step = factor.solve(gradient)
         size = np.max(np.abs(step), initial=0.0)

@@ -20,7 +20,6 @@ from .checks import overdispersion, overdispersion_note
 from .deviance import saturated_constant
 from ...families import Family
 from .pirls import Modes, Problem
-from .system import random_inverse_blocks, theta_rows
 from .deviance import DevianceFunction
 from .vcov import Derivatives, derivatives_for, pirls_vcov
 
@@ -98,9 +97,7 @@ class GlmmFit(MixedFit):
         """lme4's condVar per term, (levels, columns, columns): diagonal blocks of Λ(Λ'Z'WZΛ + I)⁻¹Λ' at the modes."""
         if self.modes.factor is None:
             raise BayesmixedError("PIRLS failed at the estimates, so the conditional variances are not available")
-        rows = theta_rows(self.design, self.theta)
-        blocks = random_inverse_blocks(self.modes.factor.random_part(), rows)
-        return [lam @ inverse @ lam.T for lam, inverse in zip(self.design.lambda_blocks(self.theta), blocks)]
+        return self.modes.factor.covariance_blocks()
 
     # --- likelihood-based numbers ----------------------------------------------------------------
     @property

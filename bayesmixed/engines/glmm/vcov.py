@@ -147,6 +147,4 @@ def pirls_vcov(problem: Problem, theta: np.ndarray, eta: np.ndarray) -> np.ndarr
     """vcov(β̂) from the joint (u, β) PIRLS factor at the estimates: (R_X'R_X)⁻¹ (glmer's use.hessian = FALSE)."""
     design = problem.design
     weights, _ = problem.working(eta)
-    rest_inverse = factorize(theta_rows(design, theta), problem.X, weights).inverse_parts()[2]
-    p = design.p
-    return rest_inverse[-p:, -p:] if p else np.zeros((0, 0))
+    return factorize(theta_rows(design, theta), problem.X, weights).unscaled_vcov()
