@@ -18,6 +18,7 @@ solves and the blocks of the inverse - happens here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -207,7 +208,8 @@ class BlockedFactor:
     @property
     def logdet_random(self) -> float:
         """log|Λ'Z'WZΛ + I| - log_weights (for the LMM with prior weights, log|W⁻¹| too: lme4's ldL2 - ldW)."""
-        return _logdet_random(self.system, self.first_logdet, self.dense)
+        q_rest = self.system.q_rest
+        return self.first_logdet + 2.0 * float(np.log(self.dense.diagonal()[:q_rest]).sum()) - self.system.log_weights
 
     @property
     def fixed_factor(self) -> np.ndarray:
@@ -338,7 +340,7 @@ class BlockedFactor:
 def factorize(system: BlockedSystem, theta: np.ndarray) -> BlockedFactor:
     """The blocked Cholesky factor of `system` at θ."""
     theta = np.asarray(theta, dtype=float)
-    block_inverse, first_inverse, first_logdet, dense, rest_lambda = _factor_blocks(system, theta)
+    block_inverse, first_inverse, first_logdet, dense, rest_lambda = _factor_blocks(system, theta, True)
     if isinstance(rest_lambda, np.ndarray):  # Λ_r's diagonal, extended by Λ_C's 1 on X (and y)
         rest_lambda = np.concatenate([rest_lambda, np.ones(system.d - system.q_rest)])
     return BlockedFactor(system, theta, block_inverse, first_inverse, first_logdet, dense, rest_lambda)
@@ -346,23 +348,18 @@ def factorize(system: BlockedSystem, theta: np.ndarray) -> BlockedFactor:
 
 def criterion_terms(system: BlockedSystem, theta: np.ndarray) -> tuple[float, float, float]:
     """(logdet_random, logdet_fixed, pwrss) without building a BlockedFactor: the LMM optimiser's inner loop."""
-    _, _, first_logdet, dense, _ = _factor_blocks(system, np.asarray(theta, dtype=float))
+    _, _, first_logdet, dense, _ = _factor_blocks(system, np.asarray(theta, dtype=float), False)
     q_rest, p = system.q_rest, system.p
-    logdet_fixed = 2.0 * float(np.log(dense.diagonal()[q_rest:q_rest + p]).sum())
-    return _logdet_random(system, first_logdet, dense), logdet_fixed, float(dense[-1, -1]) ** 2
+    log_diagonal = np.log(dense.diagonal())
+    logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) - system.log_weights
+    return logdet_random, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum()), float(dense[-1, -1]) ** 2
 
 
-def _logdet_random(system: BlockedSystem, first_logdet: float, dense: np.ndarray) -> float:
-    q_rest = system.q_rest
-    logdet = first_logdet + 2.0 * float(np.log(dense.diagonal()[:q_rest]).sum()) if q_rest else first_logdet
-    return logdet - system.log_weights
-
-
-def _factor_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple:
-    """The first term's A_j⁻¹, M_j and Σ log|A_j|, the Schur complement's lower Cholesky factor, and Λ_C as
-    used for it (None: identity; Λ_r's diagonal; or the sparse d x d matrix)."""
-    block_inverse, first_inverse, first_logdet = _first_term_blocks(system, theta)
-    if not np.isfinite(first_logdet):
+def _factor_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool) -> tuple:
+    """The first term's A_j⁻¹ (None unless `with_inverse`), M_j and Σ log|A_j|, the Schur complement's
+    lower Cholesky factor, and Λ_C as used for it (None: identity; Λ_r's diagonal; or sparse d x d)."""
+    block_inverse, first_inverse, first_logdet = _first_term_blocks(system, theta, with_inverse)
+    if not math.isfinite(first_logdet):
         raise NotPositiveDefinite("a diagonal block of the first random term is not positive definite at this θ")
     q_rest, d = system.q_rest, system.d
     if d == 0:  # the first term alone (PIRLS with β fixed, one random term): nothing left to factor
@@ -397,8 +394,10 @@ def _factor_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple:
     return block_inverse, first_inverse, first_logdet, dense, lam
 
 
-def _first_term_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """A_j⁻¹, M_j = Λ₁ A_j⁻¹ Λ₁' and Σ_j log|A_j| with A_j = Λ₁'(Z₁'WZ₁)_j Λ₁ + I.
+def _first_term_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool
+                       ) -> tuple[np.ndarray | None, np.ndarray, float]:
+    """A_j⁻¹ (only if `with_inverse`: the solves need it, the LMM's criterion does not), M_j = Λ₁ A_j⁻¹ Λ₁'
+    and Σ_j log|A_j| with A_j = Λ₁'(Z₁'WZ₁)_j Λ₁ + I.
 
     With row-major vec, vec(Λ'CΛ) = (Λ'⊗Λ') vec(C), so all levels' A_j come from one product
     (L, k²) x (k², k²), and likewise the M_j from the A_j⁻¹.
@@ -408,9 +407,10 @@ def _first_term_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple[np.nda
     if k == 1:
         t2 = theta[pattern.first_slice][0] ** 2
         a = t2 * crossprod[:, 0, 0] + 1.0
-        return (1.0 / a)[:, None, None], (t2 / a)[:, None, None], float(np.log(a).sum())
+        inverse = (1.0 / a)[:, None, None] if with_inverse else None
+        return inverse, (t2 / a)[:, None, None], float(np.log(a).sum())
     if k == 2:
-        return _two_column_blocks(system, theta)
+        return _two_column_blocks(system, theta, with_inverse)
     extended = np.append(theta, 0.0)
     left, right = pattern.first_kron_index
     kron = extended[left] * extended[right]  # Λ⊗Λ
@@ -420,15 +420,15 @@ def _first_term_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple[np.nda
     logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
     chol_inverse = np.linalg.inv(chol)
     inverse = np.swapaxes(chol_inverse, 1, 2) @ chol_inverse
-    return inverse, (inverse.reshape(levels, k * k) @ kron.T).reshape(levels, k, k), logdet
+    return inverse if with_inverse else None, (inverse.reshape(levels, k * k) @ kron.T).reshape(levels, k, k), logdet
 
 
-def _two_column_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _two_column_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool
+                       ) -> tuple[np.ndarray | None, np.ndarray, float]:
     """_first_term_blocks for k = 2 (the common (x | g)), with Λ₁ = [[t1, 0], [t2, t3]] in closed form.
 
     (a11, a21, a22) of A_j - I = Λ₁'C_jΛ₁ are linear in (c11, c21, c22), and M_j = Λ₁A_j⁻¹Λ₁' is linear
-    in (b11, b12, b21, b22) of A_j⁻¹, so both are one (L, 3) or (L, 4) product; A_j is factored as lme4's
-    Cholesky does.
+    in (b11, b21, b22) of A_j⁻¹, so both are one (L, 3) product; A_j is factored as lme4's Cholesky does.
     """
     t1, t2, t3 = theta[system.pattern.first_slice].tolist()
     to_a = np.array([[t1 * t1, 0.0, 0.0], [2.0 * t1 * t2, t1 * t3, 0.0], [t2 * t2, t2 * t3, t3 * t3]])
@@ -439,14 +439,14 @@ def _two_column_blocks(system: BlockedSystem, theta: np.ndarray) -> tuple[np.nda
     logdet = 2.0 * float(np.log(l11 * l22).sum())
     inv11, inv22 = 1.0 / l11, 1.0 / l22
     off = -l21 * inv11 * inv22  # (L⁻¹)₂₁
-    inverse = np.empty((a.shape[0], 4))  # A⁻¹ = L⁻ᵀL⁻¹ row-major: b11, b12, b21, b22 (b12 = b21)
+    inverse = np.empty_like(a)  # b11, b21, b22 of A⁻¹ = L⁻ᵀL⁻¹
     inverse[:, 0] = inv11 * inv11 + off * off
-    inverse[:, 1] = inverse[:, 2] = off * inv22
-    inverse[:, 3] = inv22 * inv22
-    # b12's row of the map is zero: M is linear in the three distinct entries b11, b21, b22
-    to_m = np.array([[t1 * t1, t1 * t2, t1 * t2, t2 * t2], [0.0, 0.0, 0.0, 0.0],
-                     [0.0, t1 * t3, t1 * t3, 2.0 * t2 * t3], [0.0, 0.0, 0.0, t3 * t3]])
-    return inverse.reshape(-1, 2, 2), (inverse @ to_m).reshape(-1, 2, 2), logdet
+    inverse[:, 1] = off * inv22
+    inverse[:, 2] = inv22 * inv22
+    to_m = np.array([[t1 * t1, t1 * t2, t1 * t2, t2 * t2], [0.0, t1 * t3, t1 * t3, 2.0 * t2 * t3],
+                     [0.0, 0.0, 0.0, t3 * t3]])
+    blocks = inverse[:, [0, 1, 1, 2]].reshape(-1, 2, 2) if with_inverse else None
+    return blocks, (inverse @ to_m).reshape(-1, 2, 2), logdet
 
 
 def _eliminated_first_term(system: BlockedSystem, first_inverse: np.ndarray) -> np.ndarray:
