@@ -32,6 +32,8 @@ from ..errors import BayesmixedError
 
 # Levels of the first term handled at once in the inverse's blocks (bounds a q₁ x q_rest array).
 LEVEL_CHUNK = 2048
+# Where b11, b21, b22 go in a row-major symmetric 2 x 2 block.
+_SYMMETRIC_TWO = np.array([0, 1, 1, 2])
 
 
 class NotPositiveDefinite(BayesmixedError, np.linalg.LinAlgError):
@@ -192,35 +194,27 @@ class BlockedFactor:
     """L at θ for a BlockedSystem.
 
     block_inverse: (L₁, k₁, k₁) A_j⁻¹; first_inverse: (L₁, k₁, k₁) M_j = Λ₁A_j⁻¹Λ₁';
-    first_logdet: Σ_j log|A_j|; dense: lower Cholesky factor (d x d) of the Schur complement S;
+    dense: lower Cholesky factor (d x d) of the Schur complement S;
     rest_lambda: Λ_C - None where there are no other terms (Λ_C = I), its diagonal (d,) where that is
-        all of it, else a sparse d x d matrix.
+        all of it, else a sparse d x d matrix;
+    logdet_random: log|Λ'Z'WZΛ + I| - log_weights (for the LMM with prior weights, log|W⁻¹| too: lme4's
+        ldL2 - ldW); logdet_fixed: log|R_X|², REML's extra term.
     """
 
     system: BlockedSystem
     theta: np.ndarray
     block_inverse: np.ndarray
     first_inverse: np.ndarray
-    first_logdet: float
     dense: np.ndarray
     rest_lambda: np.ndarray | sp.csr_matrix | None
-
-    @property
-    def logdet_random(self) -> float:
-        """log|Λ'Z'WZΛ + I| - log_weights (for the LMM with prior weights, log|W⁻¹| too: lme4's ldL2 - ldW)."""
-        q_rest = self.system.q_rest
-        return self.first_logdet + 2.0 * float(np.log(self.dense.diagonal()[:q_rest]).sum()) - self.system.log_weights
+    logdet_random: float
+    logdet_fixed: float
 
     @property
     def fixed_factor(self) -> np.ndarray:
         """R_X as a lower-triangular p x p matrix: vcov(β) = σ² (R_X R_X')⁻¹ (Λ_C is 1 on X)."""
         q_rest, p = self.system.q_rest, self.system.p
         return self.dense[q_rest:q_rest + p, q_rest:q_rest + p]
-
-    @property
-    def logdet_fixed(self) -> float:
-        """log|R_X|² (REML's extra term)."""
-        return 2.0 * float(np.log(self.fixed_factor.diagonal()).sum())
 
     @property
     def pwrss(self) -> float:
@@ -343,16 +337,24 @@ def factorize(system: BlockedSystem, theta: np.ndarray) -> BlockedFactor:
     block_inverse, first_inverse, first_logdet, dense, rest_lambda = _factor_blocks(system, theta, True)
     if isinstance(rest_lambda, np.ndarray):  # Λ_r's diagonal, extended by Λ_C's 1 on X (and y)
         rest_lambda = np.concatenate([rest_lambda, np.ones(system.d - system.q_rest)])
-    return BlockedFactor(system, theta, block_inverse, first_inverse, first_logdet, dense, rest_lambda)
+    return BlockedFactor(system, theta, block_inverse, first_inverse, dense, rest_lambda,
+                         *_log_determinants(system, first_logdet, dense))
 
 
 def criterion_terms(system: BlockedSystem, theta: np.ndarray) -> tuple[float, float, float]:
     """(logdet_random, logdet_fixed, pwrss) without building a BlockedFactor: the LMM optimiser's inner loop."""
     _, _, first_logdet, dense, _ = _factor_blocks(system, np.asarray(theta, dtype=float), False)
+    return *_log_determinants(system, first_logdet, dense), float(dense[-1, -1]) ** 2
+
+
+def _log_determinants(system: BlockedSystem, first_logdet: float, dense: np.ndarray) -> tuple[float, float]:
+    """(logdet_random, logdet_fixed) from Σ log|A_j| and one log of the dense factor's diagonal."""
+    if not dense.shape[0]:  # the first term alone
+        return first_logdet - system.log_weights, 0.0
     q_rest, p = system.q_rest, system.p
     log_diagonal = np.log(dense.diagonal())
-    logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) - system.log_weights
-    return logdet_random, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum()), float(dense[-1, -1]) ** 2
+    return (first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) - system.log_weights,
+            2.0 * float(log_diagonal[q_rest:q_rest + p].sum()))
 
 
 def _factor_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool) -> tuple:
@@ -445,7 +447,7 @@ def _two_column_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: b
     inverse[:, 2] = inv22 * inv22
     to_m = np.array([[t1 * t1, t1 * t2, t1 * t2, t2 * t2], [0.0, t1 * t3, t1 * t3, 2.0 * t2 * t3],
                      [0.0, 0.0, 0.0, t3 * t3]])
-    blocks = inverse[:, [0, 1, 1, 2]].reshape(-1, 2, 2) if with_inverse else None
+    blocks = inverse[:, _SYMMETRIC_TWO].reshape(-1, 2, 2) if with_inverse else None
     return blocks, (inverse @ to_m).reshape(-1, 2, 2), logdet
 
 
