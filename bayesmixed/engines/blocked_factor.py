@@ -351,10 +351,10 @@ def _log_determinants(system: BlockedSystem, first_logdet: float, dense: np.ndar
     """(logdet_random, logdet_fixed) from Σ log|A_j| and one log of the dense factor's diagonal."""
     if not dense.shape[0]:  # the first term alone
         return first_logdet - system.log_weights, 0.0
-    q_rest, p = system.q_rest, system.p
+    q_rest, p = system.pattern.q_rest, system.p
     log_diagonal = np.log(dense.diagonal())
-    return (first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) - system.log_weights,
-            2.0 * float(log_diagonal[q_rest:q_rest + p].sum()))
+    logdet_random = first_logdet + 2.0 * float(log_diagonal[:q_rest].sum()) if q_rest else first_logdet
+    return logdet_random - system.log_weights, 2.0 * float(log_diagonal[q_rest:q_rest + p].sum())
 
 
 def _factor_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool) -> tuple:
@@ -363,7 +363,7 @@ def _factor_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool)
     block_inverse, first_inverse, first_logdet = _first_term_blocks(system, theta, with_inverse)
     if not math.isfinite(first_logdet):
         raise NotPositiveDefinite("a diagonal block of the first random term is not positive definite at this θ")
-    q_rest, d = system.q_rest, system.d
+    q_rest, d = system.pattern.q_rest, system.wtw.shape[0]
     if d == 0:  # the first term alone (PIRLS with β fixed, one random term): nothing left to factor
         return block_inverse, first_inverse, first_logdet, np.zeros((0, 0)), None
     schur = system.wtw - _eliminated_first_term(system, first_inverse)
