@@ -1,9 +1,10 @@
 """The blocked marginal route: Gaussian models with more random effects than the joint route's dense algebra takes.
 
 Sampled: x = (log σ, each term's log sds and correlation z's), the joint route's coordinates without β. Density:
-log p(y | θ, σ) with γ and β integrated out (β under its Normal(m, S) prior), from the REML engine's blocked
-Cholesky at θ = C/σ (first term level by level, the rest one dense block; engines/lmm/factor.py), whose last p + 1
-rows hold P = [X ỹ]'V̄⁻¹[X ỹ] with V = σ²V̄ the marginal covariance of ỹ = y − offset − Xβ_shift:
+log p(y | θ, σ) with γ and β integrated out (β under its Normal(m, S) prior), from the blocked Cholesky that
+REML/ML and PIRLS use too, at θ = C/σ (first term level by level, the rest one dense block;
+engines/blocked_factor.py), whose last p + 1 rows hold P = [X ỹ]'V̄⁻¹[X ỹ] with V = σ²V̄ the marginal covariance
+of ỹ = y − offset − Xβ_shift:
     log p(y | θ, σ) = −½[n log 2πσ² + log|V̄| + P_yy/σ² + m̃'S⁻¹m̃ − c'A⁻¹c + log|S| + log|A|],
     A = P_xx/σ² + S⁻¹, c = P_xy/σ² + S⁻¹m̃, m̃ = m − β_shift;  β̃ | θ, σ, y ~ N(A⁻¹c, A⁻¹).
 With a flat prior (S⁻¹ → 0) this is the REML likelihood, as on the joint route.
