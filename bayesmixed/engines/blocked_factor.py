@@ -25,10 +25,11 @@ from functools import cached_property
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.linalg.lapack import dpotrf, dtrtri
+from scipy.linalg.lapack import dtrtri
 
 from ..design.types import Design
 from ..errors import BayesmixedError
+from .lapack import cholesky_lower
 
 # Levels of the first term handled at once in the inverse's blocks (bounds a q₁ x q_rest array).
 LEVEL_CHUNK = 2048
@@ -379,20 +380,17 @@ def _factor_blocks(system: BlockedSystem, theta: np.ndarray, with_inverse: bool)
             full += np.tril(schur, -1).T
             schur = np.tril(lam.T @ (lam.T @ full).T)
         schur.flat[:q_rest * (d + 1):d + 1] += 1.0  # + I on the other terms' diagonal
-    try:
-        # numpy's Cholesky releases the GIL (scipy's dpotrf wrapper holds it), so factorisations in threads
-        # run in parallel: the Bayesian blocked route evaluates its chains' proposals that way
-        dense = np.linalg.cholesky(schur)
-    except np.linalg.LinAlgError:
-        _, info = dpotrf(schur, lower=1)
+    # without the GIL, so that the Bayesian blocked route's chains factor their proposals side by side
+    dense, info = cholesky_lower(schur)
+    if info:
         if info > q_rest:
             raise NotPositiveDefinite(
                 "the fixed-effects design is rank-deficient at this θ (Cholesky failed at column "
                 f"{info}); check the fixed effects for columns that are constant within the data or aliased"
-            ) from None
+            )
         raise NotPositiveDefinite(
             f"the weighted cross-products of the random effects are not positive definite (Cholesky failed at column {info})"
-        ) from None
+        )
     return block_inverse, first_inverse, first_logdet, dense, lam
 
 
