@@ -24,6 +24,7 @@ from bayesmixed.engines.bayes.kernels import (LOG_DENSITY_SIGNATURE, PACKED_MODE
                                               route_log_density)
 from bayesmixed.engines.bayes.joint import joint_logp_grad
 from bayesmixed.engines.bayes.layout import FULL, MARGINAL, MARGINAL_JOINT, integrated_beta_model, make_layout, pack_model
+from tests.engines.numba_events import RECORD_COMPILES
 
 
 def packed(formula: str, data: str, route: int, centred=frozenset()):
@@ -90,17 +91,8 @@ def test_non_finite_density_is_minus_infinity(models):
         assert evaluate(log_density_pointer(model), x, grad, model) == -np.inf
 
 
-CHILD = r'''
+CHILD = RECORD_COMPILES + r'''
 import json, sys
-from numba.core import event
-compiled = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        d = ev.data["dispatcher"]
-        compiled.append(f"{d.py_func.__module__.rsplit('.', 1)[-1]}.{d.py_func.__qualname__}")
-    def on_end(self, ev):
-        pass
-event.register("numba:compile", Listener())
 import bayesmixed as bm
 data = bm.datasets.load("sleepstudy")
 marginalize = {"marginal": True, "full": False}[sys.argv[1]]

@@ -11,18 +11,10 @@ import sys
 import pytest
 
 from bayesmixed.engines.bayes import prebuilt
+from tests.engines.numba_events import RECORD_COMPILES
 
-CHILD = r'''
+CHILD = RECORD_COMPILES + r'''
 import hashlib, json
-from numba.core import event
-compiled = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        d = ev.data["dispatcher"]
-        compiled.append(f"{d.py_func.__module__.rsplit('.', 1)[-1]}.{d.py_func.__qualname__}")
-    def on_end(self, ev):
-        pass
-event.register("numba:compile", Listener())
 import bayesmixed as bm
 fit = bm.Model("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy")).fit(
     "bayes", seed=3, draws=60, tune=60, chains=2, progressbar=False, warn=False)
