@@ -61,9 +61,6 @@ def sampler_stamp() -> str:
 class _PrebuiltLocator(_CacheLocator):
     """The package's prebuilt folder; its entries are valid while the sampler's sources match their stamp."""
 
-    def __init__(self, py_func, py_file):
-        self._py_file = py_file
-
     def ensure_cache_path(self) -> None:
         FOLDER.mkdir(exist_ok=True)
 
@@ -77,8 +74,8 @@ class _PrebuiltLocator(_CacheLocator):
         return "portable"
 
     @classmethod
-    def from_function(cls, py_func, py_file):
-        return cls(py_func, py_file)
+    def from_function(cls, py_func, py_file):  # one folder, whatever the function
+        return cls()
 
 
 class _PrebuiltImpl(CompileResultCacheImpl):
