@@ -288,7 +288,7 @@ class BlockedFactor:
         """L_r⁻¹, L_r the dense factor's block over the other terms' effects.  S_r >= I there, so
         ||L_r⁻¹|| <= 1: the explicit inverse loses nothing, and products with it beat triangular solves."""
         q_rest = self.system.q_rest
-        inverse, _ = dtrtri(self.dense[:q_rest, :q_rest], lower=1)  # numpy's factor is 0 above the diagonal
+        inverse, _ = dtrtri(self.dense[:q_rest, :q_rest], lower=1)  # the factor is 0 above its diagonal
         return inverse
 
     def _first_covariance(self, weighted: sp.csr_matrix | np.ndarray, root_inverse: np.ndarray, start: int,
@@ -336,8 +336,8 @@ def factorize(system: BlockedSystem, theta: np.ndarray) -> BlockedFactor:
     """The blocked Cholesky factor of `system` at θ."""
     theta = np.asarray(theta, dtype=float)
     block_inverse, first_inverse, first_logdet, dense, rest_lambda = _factor_blocks(system, theta, True)
-    if isinstance(rest_lambda, np.ndarray):  # Λ_r's diagonal, extended by Λ_C's 1 on X (and y)
-        rest_lambda = np.concatenate([rest_lambda, np.ones(system.d - system.q_rest)])
+    if isinstance(rest_lambda, np.ndarray):  # Λ_r's diagonal: the factor keeps all of Λ_C's, 1 on X (and y)
+        rest_lambda = system.rest_scaling(theta)
     return BlockedFactor(system, theta, block_inverse, first_inverse, dense, rest_lambda,
                          *_log_determinants(system, first_logdet, dense))
 
